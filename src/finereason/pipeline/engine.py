@@ -1,0 +1,165 @@
+"""The local engine: runs a stage over shards on this machine's cores, resumably.
+
+Parallelism is a process pool over shards with a bounded number in flight, so memory stays at
+``workers × one shard`` whatever the dataset's size. Each worker writes its own output shard
+(large tables never cross a pipe). A shard whose done-marker exists is skipped, so a rerun
+after a kill redoes only unfinished shards. Model stages run in this process on one event loop,
+several shards at once, so a server is kept busy across shard boundaries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import time
+from collections import Counter
+from collections.abc import Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from finereason.io.store import Dataset, DatasetError, ShardCounts, atomic_write_json
+from finereason.pipeline.manifest import RunInfo, write_manifest
+from finereason.pipeline.progress import StageProgress
+from finereason.pipeline.stage import AsyncStage, Stage, StageResult, Task
+
+
+def _count(index: int, batch_len: int, res: StageResult, elapsed: float) -> ShardCounts:
+    reasons = Counter(r.reason for r in res.rejected)
+    return ShardCounts(
+        index=index,
+        records_in=res.records_in if res.records_in is not None else batch_len,
+        records_out=len(res.kept),
+        rejected=dict(reasons),
+        elapsed_s=round(elapsed, 4),
+        extra=res.extra,
+    )
+
+
+def run_one(stage: Stage, task: Task, out_root: str) -> ShardCounts:
+    """Process one shard end to end in whichever process runs it (pool worker or inline)."""
+    t0 = time.perf_counter()
+    batch = task.load()
+    res = stage(batch)
+    counts = _count(task.index, len(batch), res, time.perf_counter() - t0)
+    Dataset(out_root).write_shard(task.index, res.kept, res.rejected, counts)
+    return counts
+
+
+def prepare_output(out: Dataset, info: RunInfo, overwrite: bool) -> None:
+    """Start fresh, or resume only a run of the same stage with the same settings."""
+    run_file = out.root / ".done" / "_run.json"
+    if overwrite and out.root.exists():
+        shutil.rmtree(out.root)
+    if run_file.exists():
+        import json
+
+        prev = json.loads(run_file.read_text())
+        mine = info.identity()
+        for key in sorted(set(prev) | set(mine)):
+            if prev.get(key) != mine.get(key):
+                raise DatasetError(
+                    f"{out.root} holds an unfinished or finished run with a different '{key}' "
+                    f"({prev.get(key)!r} vs {mine.get(key)!r}); use another --out or --overwrite"
+                )
+    elif out.root.exists() and any(out.root.iterdir()):
+        raise DatasetError(f"{out.root} exists and is not a run of this stage; use another --out or --overwrite")
+    atomic_write_json(run_file, info.identity())
+
+
+def _status(done: list[ShardCounts]) -> str:
+    n_in = sum(c.records_in for c in done)
+    n_out = sum(c.records_out for c in done)
+    return f"{n_in} in · {n_out} kept · {n_in - n_out} out"
+
+
+def run_stage(
+    stage: Stage,
+    tasks: Iterable[Task],
+    out_dir: str | os.PathLike[str],
+    info: RunInfo,
+    *,
+    workers: int | None = None,
+    total: int | None = None,
+    overwrite: bool = False,
+) -> dict[str, Any]:
+    """Run ``stage`` over ``tasks`` into ``out_dir`` and return the written manifest."""
+    out = Dataset(out_dir)
+    prepare_output(out, info, overwrite)
+    started = time.time()
+    workers = workers or os.cpu_count() or 1
+    pending = (t for t in tasks if not out.is_done(t.index))
+    done: list[ShardCounts] = out.done_counts()
+    with StageProgress(stage.name, total) as bar:
+        bar.advance(len(done))
+        if workers == 1:
+            for task in pending:
+                done.append(run_one(stage, task, str(out.root)))
+                bar.advance()
+                bar.status(_status(done))
+        else:
+            # forkserver: workers do not inherit the parent's threads (rich's refresh thread).
+            with ProcessPoolExecutor(workers, mp_context=get_context("forkserver")) as pool:
+                inflight: set[Future[ShardCounts]] = set()
+                for task in pending:
+                    inflight.add(pool.submit(run_one, stage, task, str(out.root)))
+                    if len(inflight) >= 2 * workers:
+                        finished, inflight = wait(inflight, return_when=FIRST_COMPLETED)
+                        for f in finished:
+                            done.append(f.result())
+                            bar.advance()
+                        bar.status(_status(done))
+                for f in inflight:
+                    done.append(f.result())
+                    bar.advance()
+                bar.status(_status(done))
+    return write_manifest(out, info, out.done_counts(), time.time() - started)
+
+
+async def run_async_stage(
+    stage: AsyncStage,
+    tasks: Iterable[Task],
+    out_dir: str | os.PathLike[str],
+    info: RunInfo,
+    *,
+    shards_in_flight: int = 4,
+    total: int | None = None,
+    overwrite: bool = False,
+    status: Any = None,
+) -> dict[str, Any]:
+    """Run a model stage: shards concurrently on one loop; the model client bounds requests.
+
+    ``status`` is an optional zero-argument callable returning a live text (tokens/s, in
+    flight, retries, errors) shown beside the bar.
+    """
+    out = Dataset(out_dir)
+    prepare_output(out, info, overwrite)
+    started = time.time()
+    done = out.done_counts()
+    sem = asyncio.Semaphore(shards_in_flight)
+
+    async def one(task: Task, bar: StageProgress) -> None:
+        async with sem:
+            t0 = time.perf_counter()
+            batch = await asyncio.to_thread(task.load)
+            res = await stage.run(batch)
+            counts = _count(task.index, len(batch), res, time.perf_counter() - t0)
+            await asyncio.to_thread(out.write_shard, task.index, res.kept, res.rejected, counts)
+            done.append(counts)
+            bar.advance()
+
+    async def ticker(bar: StageProgress) -> None:
+        while True:
+            bar.status((status() + " · " if status else "") + _status(done))
+            await asyncio.sleep(0.5)
+
+    with StageProgress(stage.name, total) as bar:
+        bar.advance(len(done))
+        tick = asyncio.create_task(ticker(bar))
+        try:
+            await asyncio.gather(*(one(t, bar) for t in tasks if not out.is_done(t.index)))
+        finally:
+            tick.cancel()
+    return write_manifest(out, info, out.done_counts(), time.time() - started)
