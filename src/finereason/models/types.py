@@ -53,6 +53,10 @@ class ModelError(Exception):
 
     reason: str
     detail: str = ""
+    #: Whether trying again may succeed (429, 5xx, timeouts, resets, garbled replies); a 400 is not.
+    retryable: bool = False
+    #: Seconds the server asked us to wait (``Retry-After``), if it said.
+    retry_after: float | None = None
 
     def __str__(self) -> str:
         return f"{self.reason}: {self.detail}" if self.detail else self.reason
@@ -82,4 +86,7 @@ class Usage:
     retries: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    #: Requests that finally failed, by :attr:`ModelError.reason`.
     errors: dict[str, int] = field(default_factory=dict)
+    #: Attempts that failed and were retried, by reason (a 429 storm shows up here first).
+    retry_reasons: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,113 @@
+"""How much of a server's capacity does one client process achieve, and at what CPU cost?
+
+Starts ``tests/servers/fake_openai.py`` in its own process with a fixed capacity (``slots``
+concurrent generations of ``reply_tokens * seconds_per_token`` seconds each), then for each
+client concurrency sends requests carrying a ~20 KB PNG through :class:`ModelClient` and
+prints achieved throughput as a share of the best possible, ``min(c, slots) / latency``, and
+the client's CPU time per request (all its threads, journal writer included).
+
+    PYTHONPATH=src python bench/client.py                # 640 req/s server, concurrency 1..512
+    PYTHONPATH=src python bench/client.py --journal      # with the SQLite journal in the loop
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from finereason.models import Journal, ModelClient, OpenAIModel, SamplingParams
+
+SERVER = Path(__file__).resolve().parents[1] / "tests" / "servers" / "fake_openai.py"
+
+
+def noise_png(side: int = 84) -> bytes:
+    """A PNG of random pixels: incompressible, so ``side=84`` gives ~21 KB."""
+    img = Image.frombytes("RGB", (side, side), random.randbytes(side * side * 3))
+    out = io.BytesIO()
+    img.save(out, "PNG")
+    return out.getvalue()
+
+
+def start_server(slots: int, seconds_per_token: float, reply_tokens: int, reply_bytes: int) -> tuple[subprocess.Popen[str], int]:
+    proc = subprocess.Popen(
+        [sys.executable, str(SERVER), "--slots", str(slots), "--seconds-per-token", str(seconds_per_token),
+         "--reply-tokens", str(reply_tokens), "--reply-bytes", str(reply_bytes)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    if not line.startswith("PORT "):
+        proc.kill()
+        raise RuntimeError(f"fake server did not start: {line!r}")
+    return proc, int(line.split()[1])
+
+
+async def run_level(url: str, concurrency: int, requests: int, image: bytes, journal: Journal | None) -> tuple[float, float]:
+    """Send ``requests`` requests at ``concurrency``; return (wall seconds, client CPU seconds)."""
+    model = OpenAIModel(f"openai:fake-model@{url}", concurrency=concurrency)
+    client = ModelClient(model, journal, concurrency=concurrency, retries=0)
+    params = SamplingParams(max_tokens=16384)
+    # A unique text per request: journal keys differ, nothing is served from cache.
+    batch = [
+        ([{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": f"q{concurrency}-{i}"}]}], params)
+        for i in range(requests)
+    ]
+    cpu, wall = time.process_time(), time.perf_counter()
+    results = await client.complete_many(batch)
+    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    await model.aclose()
+    failed = [r for r in results if not isinstance(r, list)]
+    if failed:
+        raise RuntimeError(f"{len(failed)} requests failed, e.g. {failed[0]}")
+    return wall, cpu
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--slots", type=int, default=128)
+    parser.add_argument("--seconds-per-token", type=float, default=0.001)
+    parser.add_argument("--reply-tokens", type=int, default=200)
+    parser.add_argument("--reply-bytes", type=int, default=8000, help="reasoning text per reply")
+    parser.add_argument("--levels", default="1,2,4,8,16,32,64,128,256,512")
+    parser.add_argument("--waves", type=int, default=10, help="requests per level = waves x concurrency (min 20)")
+    parser.add_argument("--journal", action="store_true", help="journal every request in SQLite")
+    args = parser.parse_args()
+
+    latency = args.reply_tokens * args.seconds_per_token
+    image = noise_png()
+    proc, port = start_server(args.slots, args.seconds_per_token, args.reply_tokens, args.reply_bytes)
+    url = f"http://127.0.0.1:{port}/v1"
+    print(f"server: {args.slots} slots x {latency * 1000:.0f} ms = {args.slots / latency:.0f} req/s capacity; "
+          f"image {len(image) / 1000:.1f} KB; reply {args.reply_bytes / 1000:.1f} KB; journal {'on' if args.journal else 'off'}; "
+          f"{os.cpu_count()} CPUs")
+    print(f"{'conc':>5} {'requests':>8} {'req/s':>8} {'best':>8} {'share':>7} {'cpu ms/req':>10}")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            journal = Journal(Path(tmp) / "journal.sqlite") if args.journal else None
+            await run_level(url, 8, 40, image, None)  # warm-up: imports, first connections
+            for level in (int(x) for x in args.levels.split(",")):
+                requests = max(20, args.waves * level)
+                wall, cpu = await run_level(url, level, requests, image, journal)
+                best = min(level, args.slots) / latency
+                print(f"{level:>5} {requests:>8} {requests / wall:>8.1f} {best:>8.1f} {requests / wall / best:>7.1%} "
+                      f"{cpu / requests * 1000:>10.3f}", flush=True)
+            if journal is not None:
+                journal.close()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,50 @@
+"""What readers hand to the ingest stage, and the two kinds of trouble they report.
+
+Reading is split in two so that a huge input streams and both cores work: the main process only
+splits files into :class:`RawRecord` units (a JSON line's bytes, a Parquet row), and the ingest
+stage, in worker processes, parses them, maps fields and decodes images. A problem with one
+record is a :class:`RecordError` that becomes a rejection; a problem with a whole input (wrong
+format, unreadable file) is an :class:`InputError` that stops the command with one line.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from finereason.io.store import DatasetError
+
+
+class InputError(DatasetError):
+    """An input that cannot be read as asked: the message names the file and what was expected."""
+
+
+class RecordError(Exception):
+    """One record that cannot become a sample; ``reason`` is the rejection key, ``detail`` for people."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """One unit of raw input, small enough to ship to a worker.
+
+    ``ref`` locates it for people (``file:line`` or ``file:row``, the path as the user spelled
+    it); ``key`` is the same location relative to the input, used in ids when the record has no
+    id of its own, so ids do not depend on the working directory. ``base`` is the folder that
+    relative image paths start from and ``root`` the folder they must stay inside.
+    Exactly one of ``line`` (unparsed JSON text), ``data`` (a parsed record) or ``error`` is set.
+    """
+
+    ref: str
+    key: str
+    mapper: str
+    source: str
+    base: str
+    root: str
+    line: bytes | None = None
+    data: Any = None
+    error: tuple[str, str] | None = None

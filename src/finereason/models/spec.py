@@ -1,0 +1,131 @@
+"""Model spec strings: one string names a model and where it runs.
+
+A recipe, the CLI and the journal all address a model by one string, so the string has to be
+parsed in one place, with errors that quote it. Heavy backends (torch, vLLM) are imported only
+when their spec is loaded, so ``finereason`` stays importable on a machine without them.
+
+Accepted forms::
+
+    openai:<model>@<base_url>[,<base_url>...]   e.g. openai:Qwen/Qwen3-VL-8B@http://gpu1:8000/v1,http://gpu2:8000/v1
+    openai://host:port/v1/<model>               e.g. openai://localhost:8000/v1/Qwen/Qwen3-VL-8B
+    hf:<path or hub id>
+    builtin:<name>                              smollm2 | ocr
+    perceiver:<args>                            handed to finereason.models.perceiver as is
+    vllm:<path or hub id>
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+from .types import Model
+
+#: Which module implements each backend kind; every one defines ``load(spec, **opts) -> Model``.
+_BACKEND_MODULES = {
+    "hf": "finereason.models.hf",
+    "builtin": "finereason.models.builtin",
+    "perceiver": "finereason.models.perceiver",
+    "vllm": "finereason.models.vllm_engine",
+}
+BUILTIN_NAMES = ("smollm2", "ocr")
+
+
+class SpecError(ValueError):
+    """A model spec string that cannot be understood; the message quotes the spec."""
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A parsed spec. ``endpoints`` is only set for ``openai`` (base URLs ending in ``/v1``)."""
+
+    kind: str
+    model: str
+    endpoints: tuple[str, ...] = ()
+    raw: str = ""
+
+    @property
+    def model_id(self) -> str:
+        """The identity used in journal keys: the model, not where it is served.
+
+        Moving a model to other hosts must not invalidate the journal, so endpoints are left out.
+        """
+        return f"{self.kind}:{self.model}"
+
+
+def _normalize_base_url(url: str, spec: str) -> str:
+    url = url.strip()
+    if "://" not in url:
+        url = "http://" + url
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise SpecError(f"model spec {spec!r}: endpoint {url!r} is not an http(s) URL")
+    try:
+        parts.port  # noqa: B018 - validates the port number
+    except ValueError as exc:
+        raise SpecError(f"model spec {spec!r}: endpoint {url!r} has a bad port") from exc
+    if parts.query or parts.fragment:
+        raise SpecError(f"model spec {spec!r}: endpoint {url!r} must not have a query or fragment")
+    path = parts.path.rstrip("/")
+    if not path:
+        path = "/v1"  # the OpenAI convention; a bare host:port means its /v1 API
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def _parse_openai(spec: str, rest: str) -> ModelSpec:
+    if rest.startswith("//"):
+        # openai://host:port/v1/<model>: the model may itself contain slashes (Org/Name).
+        after = rest[2:]
+        host, sep, path = after.partition("/")
+        prefix, v1, model = path.partition("v1/")
+        if not host or not sep or not v1 or not model or (prefix and not prefix.endswith("/")):
+            raise SpecError(f"model spec {spec!r}: expected openai://host:port/v1/<model>")
+        return ModelSpec("openai", model, (_normalize_base_url(f"http://{host}/{prefix}v1", spec),), spec)
+    model, at, urls = rest.rpartition("@")
+    if not at or not model or not urls:
+        raise SpecError(f"model spec {spec!r}: expected openai:<model>@<base_url>[,<base_url>...]")
+    endpoints = tuple(_normalize_base_url(u, spec) for u in urls.split(",") if u.strip())
+    if not endpoints:
+        raise SpecError(f"model spec {spec!r}: no endpoint URL after '@'")
+    if len(set(endpoints)) != len(endpoints):
+        raise SpecError(f"model spec {spec!r}: an endpoint is listed twice")
+    return ModelSpec("openai", model, endpoints, spec)
+
+
+def parse_spec(spec: str) -> ModelSpec:
+    """Parse a spec string or raise :class:`SpecError` naming it and the expected form."""
+    if not isinstance(spec, str) or ":" not in spec:
+        raise SpecError(
+            f"model spec {spec!r}: expected <kind>:<model>, kind one of openai, {', '.join(_BACKEND_MODULES)}"
+        )
+    kind, _, rest = spec.partition(":")
+    kind = kind.strip().lower()
+    if kind == "openai":
+        return _parse_openai(spec, rest.strip())
+    if kind not in _BACKEND_MODULES:
+        raise SpecError(
+            f"model spec {spec!r}: unknown kind {kind!r}; expected one of openai, {', '.join(_BACKEND_MODULES)}"
+        )
+    rest = rest.strip()
+    if not rest:
+        raise SpecError(f"model spec {spec!r}: nothing after '{kind}:'")
+    if kind == "builtin" and rest not in BUILTIN_NAMES:
+        raise SpecError(f"model spec {spec!r}: unknown builtin {rest!r}; expected one of {', '.join(BUILTIN_NAMES)}")
+    return ModelSpec(kind, rest, (), spec)
+
+
+def load_model(spec: str, **opts: Any) -> Model:
+    """Build the backend a spec names; ``opts`` go to that backend unchanged.
+
+    The OpenAI-compatible backend is light and always available; the others are imported here,
+    on first use, because they pull in torch or vLLM.
+    """
+    parsed = parse_spec(spec)
+    if parsed.kind == "openai":
+        from .openai_http import OpenAIModel
+
+        return OpenAIModel(parsed, **opts)
+    module = importlib.import_module(_BACKEND_MODULES[parsed.kind])
+    return module.load(spec, **opts)

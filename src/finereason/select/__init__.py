@@ -1,0 +1,1 @@
+"""Selection: pass-rate subsets, verdict and quality-flag filters, reproducible caps and balance."""

@@ -1,0 +1,50 @@
+"""Answer verification for distilled chain-of-thought data.
+
+``extract_answer`` finds the final answer in a response, ``verify_answer`` / ``Verifier`` decide
+whether it matches the reference through a recorded cascade (exact → choice → numeric →
+math-verify in a killable worker pool → optional LLM judge), and ``check_response`` flags format,
+length, truncation, repetition and language problems.
+"""
+
+from finereason.verify.equivalence import (
+    Verdict,
+    Verifier,
+    VerifyItem,
+    close,
+    verify_answer,
+    verify_many,
+)
+from finereason.verify.extract import (
+    Extraction,
+    ThinkSplit,
+    extract_answer,
+    extract_choice,
+    parse_options,
+    split_think,
+)
+from finereason.verify.judge import JUDGE_PROMPT, build_judge_prompt, parse_judgment, prompt_judge
+from finereason.verify.normalize import normalize_answer
+from finereason.verify.quality import QualityConfig, check_caption, check_response
+
+__all__ = [
+    "JUDGE_PROMPT",
+    "Extraction",
+    "QualityConfig",
+    "ThinkSplit",
+    "Verdict",
+    "Verifier",
+    "VerifyItem",
+    "build_judge_prompt",
+    "check_caption",
+    "check_response",
+    "close",
+    "extract_answer",
+    "extract_choice",
+    "normalize_answer",
+    "parse_judgment",
+    "parse_options",
+    "prompt_judge",
+    "split_think",
+    "verify_answer",
+    "verify_many",
+]

@@ -1,0 +1,284 @@
+"""The verification cascade: is a predicted answer equivalent to the reference?
+
+Steps, cheapest first, each recorded in ``Verdict.verdict_by``:
+
+1. ``exact``       normalised string / word match (and part-wise match of lists, tuples, sets)
+2. ``choice``      choice letters, or a letter mapped to its option text (and back)
+3. ``numeric``     exact rational comparison of numbers, with units, percent and rounding rules
+4. ``math_verify`` symbolic equivalence in a worker process with a hard timeout
+5. ``judge``       optional caller-supplied LLM judge with a strict verdict parser
+
+Steps 1–3 run in the calling process and decide most pairs; only pairs they cannot decide reach
+the worker pool. A pair is ``correct`` as soon as a step shows equivalence. A *definitive*
+mismatch (two different choice letters, two different unit-less numbers) is ``incorrect`` without
+asking the judge; other mismatches go to the judge when one is given. No answer is ``unparsed``;
+a timeout, a crashed worker or an unparseable judge reply is ``error`` with the reason in
+``detail`` — never a guess.
+"""
+
+from __future__ import annotations
+
+import atexit
+from dataclasses import dataclass
+from typing import Iterable, Literal, Mapping, Optional, Sequence, Union
+
+from finereason.verify.extract import extract_choice, option_for_text, parse_options
+from finereason.verify.judge import Judge, parse_judgment
+from finereason.verify.normalize import (
+    cheap_leaf_equal,
+    compare_structured,
+    exact_key,
+    normalize_answer,
+    parse_quantity,
+    word_key,
+)
+from finereason.verify.pool import WorkerPool
+
+VerdictLabel = Literal["correct", "incorrect", "unparsed", "error"]
+VerdictBy = Literal["exact", "choice", "numeric", "math_verify", "judge", "none"]
+AnswerType = Literal["choice", "math", "text"]
+Options = Union[Sequence[str], Mapping[str, str]]
+_ANSWER_TYPES = ("choice", "math", "text")
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome of verifying one answer, and which cascade step decided it."""
+
+    verdict: VerdictLabel
+    verdict_by: VerdictBy
+    detail: str = ""
+
+    @property
+    def is_correct(self) -> bool:
+        return self.verdict == "correct"
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyItem:
+    """One pair for :meth:`Verifier.verify_many`.
+
+    ``answer_type``: None infers; "choice" forces letter/option handling and skips math;
+    "text" skips math-verify (prose answers); "math" is the default full cascade.
+    ``options`` may be a list (lettered A, B, …) or a letter→text mapping; when empty they are
+    parsed from ``question``.
+    """
+
+    pred: Optional[str]
+    gold: str
+    options: Options = ()
+    answer_type: Optional[AnswerType] = None
+    question: str = ""
+
+
+@dataclass(slots=True)
+class _Plan:
+    """What the in-process steps concluded for one item."""
+
+    verdict: Verdict  # final if ``math`` is None, else the fallback when math does not say equal
+    math: Optional[tuple[str, str]] = None  # (gold, pred) for the worker pool
+    may_judge: bool = False  # a non-correct verdict the judge may overturn
+
+
+def _options_of(item: VerifyItem) -> dict[str, str]:
+    if isinstance(item.options, Mapping):
+        return dict(item.options)
+    if item.options:
+        return {chr(ord("A") + i): o for i, o in enumerate(item.options)}
+    return parse_options(item.question) if item.question else {}
+
+
+def _gold_letter(gold_norm: str, opts: Mapping[str, str], answer_type: Optional[str]) -> Optional[str]:
+    """The gold's choice letter: a lone capital letter (inside the options, if known)."""
+    stripped = gold_norm.strip("() .")
+    if len(stripped) == 1 and stripped.isalpha() and (stripped.isupper() or answer_type == "choice"):
+        letter = stripped.upper()
+        return letter if not opts or letter in opts else None
+    if answer_type == "choice" and opts:
+        return option_for_text(gold_norm, opts)
+    return None
+
+
+def _choice_step(item: VerifyItem, gold: str, pred: str) -> Optional[_Plan]:
+    """Letters vs letters, letters vs option text. None when the step does not apply."""
+    opts = _options_of(item)
+    gold_letter = _gold_letter(gold, opts, item.answer_type)
+    if gold_letter is not None:
+        pred_letter = extract_choice(pred, opts)
+        if pred_letter is not None:
+            ok = pred_letter == gold_letter
+            return _Plan(Verdict("correct" if ok else "incorrect", "choice",
+                                 f"predicted {pred_letter}, reference {gold_letter}"))
+        return _Plan(Verdict("incorrect", "choice", "prediction names no option"), may_judge=True)
+    if not opts or item.answer_type == "text":
+        return None
+    pred_letter = extract_choice(pred, opts)
+    if pred_letter is None or pred_letter not in opts:
+        return None
+    # Gold is option text (e.g. "944"), prediction a letter: compare the letter's text.
+    option_text = normalize_answer(opts[pred_letter])
+    same = compare_structured(gold, option_text, cheap_leaf_equal)
+    detail = f"predicted {pred_letter} = {opts[pred_letter]!r}"
+    if same is True:
+        return _Plan(Verdict("correct", "choice", detail))
+    if same is False:
+        return _Plan(Verdict("incorrect", "choice", detail), may_judge=True)
+    return _Plan(Verdict("incorrect", "choice", detail), math=(gold, option_text), may_judge=True)
+
+
+def _plan(item: VerifyItem) -> _Plan:
+    """Run the in-process steps (exact, choice, numeric) for one item."""
+    if item.answer_type is not None and item.answer_type not in _ANSWER_TYPES:
+        raise ValueError(f"answer_type must be one of {_ANSWER_TYPES} or None, got {item.answer_type!r}")
+    if item.pred is None or not item.pred.strip():
+        return _Plan(Verdict("unparsed", "none", "no answer was extracted"))
+    if not item.gold or not item.gold.strip():
+        return _Plan(Verdict("error", "none", "empty reference answer"))
+    gold, pred = normalize_answer(item.gold), normalize_answer(item.pred)
+    if exact_key(gold) == exact_key(pred):
+        return _Plan(Verdict("correct", "exact", "normalised strings equal"))
+    wg = word_key(gold)
+    if wg is not None and wg == word_key(pred):
+        return _Plan(Verdict("correct", "exact", "same words"))
+
+    choice = _choice_step(item, gold, pred)
+    if choice is not None:
+        return choice
+    if item.answer_type == "choice":
+        return _Plan(Verdict("incorrect", "choice", "reference is not a known option"), may_judge=True)
+
+    # Which rule decided the scalar parts: "numeric" when numbers were compared by value.
+    numeric: dict[bool, bool] = {True: False, False: False}
+
+    def leaf(g: str, p: str) -> Optional[bool]:
+        result = cheap_leaf_equal(g, p)
+        if result is not None and exact_key(g) != exact_key(p) and parse_quantity(g) and parse_quantity(p):
+            numeric[result] = True
+        return result
+
+    same = compare_structured(gold, pred, leaf)
+    if same is True:
+        step: VerdictBy = "numeric" if numeric[True] else "exact"
+        return _Plan(Verdict("correct", step, "part-wise equal" if "," in gold else "same value"))
+    if same is False:
+        qg, qp = parse_quantity(gold), parse_quantity(pred)
+        definitive = qg is not None and qp is not None and not qg.unit and not qp.unit
+        step = "numeric" if numeric[False] else "exact"
+        return _Plan(Verdict("incorrect", step, "different values" if numeric[False] else "different answers"),
+                     may_judge=not definitive)
+    if item.answer_type == "text":
+        return _Plan(Verdict("incorrect", "exact", "different text"), may_judge=True)
+    return _Plan(Verdict("incorrect", "none", "no step showed equivalence"), math=(gold, pred), may_judge=True)
+
+
+def _judge(judge: Judge, item: VerifyItem) -> Verdict:
+    try:
+        reply = judge(item.question, item.gold, item.pred or "")
+    except Exception as exc:  # a failed model call is an error to retry, not a verdict
+        return Verdict("error", "judge", f"judge call failed: {type(exc).__name__}: {exc}")
+    parsed = parse_judgment(reply)
+    if parsed is None:
+        tail = reply.strip().splitlines()[-1][:120] if reply.strip() else ""
+        return Verdict("error", "judge", f"unparseable judge reply (last line: {tail!r})")
+    return Verdict(parsed, "judge", "JUDGMENT: " + ("EQUIVALENT" if parsed == "correct" else "DIFFERENT"))
+
+
+def _as_item(x: Union[VerifyItem, tuple]) -> VerifyItem:
+    return x if isinstance(x, VerifyItem) else VerifyItem(*x)
+
+
+class Verifier:
+    """Verifies answers; owns the math worker pool, created lazily and reused across calls.
+
+    Use as a context manager, or call :meth:`close`, to stop the workers. One math timeout
+    (``timeout_s``, wall clock, per pair) applies; an overrun gives ``error``, never a hang.
+    """
+
+    def __init__(self, *, timeout_s: float = 5.0, workers: Optional[int] = None,
+                 judge: Optional[Judge] = None) -> None:
+        self.timeout_s = timeout_s
+        self.judge = judge
+        self.pool = WorkerPool(workers)
+
+    def verify(self, pred: Optional[str], gold: str, *, options: Options = (),
+               answer_type: Optional[AnswerType] = None, question: str = "",
+               judge: Optional[Judge] = None, timeout_s: Optional[float] = None) -> Verdict:
+        """Verify one prediction against one reference."""
+        item = VerifyItem(pred, gold, options, answer_type, question)
+        return self.verify_many([item], judge=judge, timeout_s=timeout_s)[0]
+
+    def verify_many(self, items: Iterable[Union[VerifyItem, tuple]], *, judge: Optional[Judge] = None,
+                    timeout_s: Optional[float] = None) -> list[Verdict]:
+        """Verify many pairs: cheap steps in-process, then one pool batch, then the judge."""
+        judge = judge or self.judge
+        todo = [_as_item(x) for x in items]
+        plans = [_plan(it) for it in todo]
+        math_idx = [i for i, p in enumerate(plans) if p.math is not None]
+        if math_idx:
+            outcomes = self.pool.run([plans[i].math for i in math_idx],  # type: ignore[misc]
+                                     timeout_s if timeout_s is not None else self.timeout_s)
+            for i, out in zip(math_idx, outcomes):
+                plans[i] = _apply_math(plans[i], out.value, out.error)
+        verdicts = []
+        for it, p in zip(todo, plans):
+            if judge is not None and p.may_judge and p.verdict.verdict == "incorrect":
+                verdicts.append(_judge(judge, it))
+            else:
+                verdicts.append(p.verdict)
+        return verdicts
+
+    def close(self) -> None:
+        self.pool.close()
+
+    def __enter__(self) -> "Verifier":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _apply_math(p: _Plan, value: Optional[dict], error: Optional[str]) -> _Plan:
+    if error is not None:
+        return _Plan(Verdict("error", "math_verify", error))
+    assert value is not None
+    if value.get("equal") is True:
+        via = f"; {p.verdict.detail}" if p.verdict.verdict_by == "choice" else ""
+        return _Plan(Verdict("correct", "math_verify", value.get("detail", "") + via))
+    if value.get("equal") is False:
+        return _Plan(Verdict("incorrect", "math_verify", value.get("detail", "")), may_judge=True)
+    return _Plan(Verdict("incorrect", "none", value.get("detail", "")), may_judge=True)
+
+
+_default: Optional[Verifier] = None
+
+
+def _shared() -> Verifier:
+    global _default
+    if _default is None:
+        _default = Verifier()
+        atexit.register(close)
+    return _default
+
+
+def verify_answer(pred: Optional[str], gold: str, *, options: Options = (),
+                  answer_type: Optional[AnswerType] = None, question: str = "",
+                  judge: Optional[Judge] = None, timeout_s: float = 5.0) -> Verdict:
+    """Verify one answer with the shared, lazily started worker pool.
+
+    ``pred`` is the *extracted* answer (see :func:`finereason.verify.extract.extract_answer`);
+    None means nothing was extracted and gives ``unparsed``.
+    """
+    return _shared().verify(pred, gold, options=options, answer_type=answer_type, question=question,
+                            judge=judge, timeout_s=timeout_s)
+
+
+def verify_many(items: Iterable[Union[VerifyItem, tuple]], *, judge: Optional[Judge] = None,
+                timeout_s: float = 5.0) -> list[Verdict]:
+    """Batch form of :func:`verify_answer` on the shared pool."""
+    return _shared().verify_many(items, judge=judge, timeout_s=timeout_s)
+
+
+def close() -> None:
+    """Stop the shared pool's workers (it restarts lazily on the next call)."""
+    if _default is not None:
+        _default.close()

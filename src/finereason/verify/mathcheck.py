@@ -1,0 +1,99 @@
+"""Symbolic equivalence with math-verify, guarded against its known false positives.
+
+Runs inside the worker processes of :mod:`finereason.verify.pool` (math-verify uses SIGALRM for
+its own timeouts, which only works in a main thread; we disable those and let the pool enforce a
+wall-clock limit by killing the worker instead).
+
+Guards (each is our own logic, added where math-verify 0.9.0 is measured to be wrong):
+
+1. **Plain-text parsing** (``1-1/e`` vs ``1+1/e``, ``3x-y+13=0`` vs ``3x+4y+14=0``): without math
+   delimiters math-verify's expression regex matches only a prefix (``1``) or the right-hand side
+   of an equation (``0``). We always wrap the answer in ``$…$`` so the LaTeX grammar sees all of
+   it, and then require the parsed text to *cover* the input: the sequence of digits and variable
+   letters in math-verify's matched string must equal the input's. Otherwise: undecided.
+2. **Absolute float rounding** (``1/2004!`` vs ``1/2006!``): math-verify rounds to 6 decimals, so
+   any two tiny numbers are "equal". When both sides are closed-form numbers we re-check with a
+   *relative* tolerance at 30 significant digits.
+3. **List product**: math-verify's ``verify`` compares every gold candidate with every predicted
+   candidate, including its raw string fallbacks. We compare only the first parsed object of each
+   side, and only when it is a sympy object.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any, Optional
+
+from finereason.verify.normalize import (
+    cheap_leaf_equal,
+    compare_structured,
+    normalize_answer,
+    strip_assignment,
+)
+
+logging.getLogger("math_verify").setLevel(logging.ERROR)  # it warns once that timeouts are off
+
+from math_verify import parse, verify  # noqa: E402  (after the logger is quieted)
+from sympy import Basic, MatrixBase, N  # noqa: E402
+
+_REL_TOL = 1e-6  # matches math-verify's 6-digit intent, but relative instead of absolute
+_LATEX_CMD_RE = re.compile(r"\\[A-Za-z]+")
+
+
+def _signature(text: str) -> str:
+    """Digits and letters of an expression with LaTeX command names removed (the coverage key)."""
+    return "".join(ch for ch in _LATEX_CMD_RE.sub("", text) if ch.isalnum())
+
+
+def _parse_full(text: str) -> Optional[Any]:
+    """The sympy object for the whole of ``text``, or None when math-verify only got part of it."""
+    parsed = parse(f"${text}$", parsing_timeout=None)  # type: ignore[arg-type]
+    if len(parsed) < 2 or not isinstance(parsed[0], (Basic, MatrixBase)):
+        return None
+    if _signature(str(parsed[1])) != _signature(text):
+        return None  # guard 1: a prefix or a fragment was parsed
+    return parsed[0]
+
+
+def _numbers_close(a: Basic, b: Basic) -> bool:
+    """Guard 2: relative comparison of two closed-form numbers."""
+    va, vb = N(a, 30), N(b, 30)
+    scale = max(abs(va), abs(vb))
+    if scale == 0:
+        return True
+    return bool(abs(va - vb) <= _REL_TOL * scale)
+
+
+def math_leaf_equal(gold: str, pred: str) -> Optional[bool]:
+    """One scalar pair: cheap rules first, then math-verify with guards; None if unparseable."""
+    cheap = cheap_leaf_equal(gold, pred)
+    if cheap is not None:
+        return cheap
+    g, p = _parse_full(gold), _parse_full(pred)
+    if g is None or p is None:
+        return None
+    if not verify(g, p, timeout_seconds=None):  # type: ignore[arg-type]
+        return False
+    if isinstance(g, Basic) and isinstance(p, Basic) and g.is_number and p.is_number:
+        return _numbers_close(g, p)
+    return True
+
+
+def compare(gold: str, pred: str) -> dict[str, Any]:
+    """Worker entry point: structured comparison of two normalised answers.
+
+    Returns ``{"equal": True|False|None, "detail": str}``; None means math-verify could not parse
+    one side completely, which the cascade treats as "not shown equal" (or hands to the judge).
+    """
+    gold, pred = normalize_answer(gold), normalize_answer(pred)
+    # "x = 5" vs "5": compare the value when only one side names the variable.
+    if ("=" in gold) != ("=" in pred):
+        gold, pred = strip_assignment(gold), strip_assignment(pred)
+    first = compare_structured(gold, pred, math_leaf_equal)
+    if first is None:
+        # Part-wise comparison could not decide (a scalar facing a tuple, a relation facing an
+        # interval); let math-verify read both whole.
+        first = math_leaf_equal(gold, pred)
+    detail = {True: "equivalent", False: "not equivalent", None: "could not parse completely"}
+    return {"equal": first, "detail": f"math_verify: {detail[first]}"}
