@@ -28,7 +28,7 @@ class FakeServer:
 
     ``reasoning_field`` names where the reasoning goes (``reasoning_content``, ``reasoning``, or
     None to put only ``content``). With ``record=True`` every decoded request body is kept in
-    ``requests`` for assertions.
+    ``requests`` (and the raw request heads in ``heads``) for assertions.
     """
 
     def __init__(
@@ -50,11 +50,13 @@ class FakeServer:
         self.model = model
         self.record = record
         self.requests: list[dict[str, Any]] = []
+        self.heads: list[bytes] = []
         self.count = 0
         self.connections = 0
         self._replies: dict[tuple[int, int], bytes] = {}
         self._gate: asyncio.Semaphore | None = None
         self._server: asyncio.AbstractServer | None = None
+        self._clients: set[asyncio.StreamWriter] = set()
 
     def _reply(self, n: int, tokens: int) -> bytes:
         cached = self._replies.get((n, tokens))
@@ -84,11 +86,13 @@ class FakeServer:
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-            self._server.close_clients()
+            for writer in list(self._clients):
+                writer.transport.abort()
             await self._server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self._clients.add(writer)
         try:
             while True:
                 try:
@@ -107,6 +111,7 @@ class FakeServer:
                 self.count += 1
                 if self.record:
                     self.requests.append(json.loads(body))
+                    self.heads.append(head)
                 m = _MAX_TOKENS.search(body)
                 tokens = min(int(m.group(1)), self.reply_tokens) if m else self.reply_tokens
                 m = _N.search(body)
@@ -117,6 +122,7 @@ class FakeServer:
                         await asyncio.sleep(tokens * self.seconds_per_token)
                 writer.write(self._reply(n, tokens))
         finally:
+            self._clients.discard(writer)
             writer.close()
 
 

@@ -223,5 +223,9 @@ def test_clock_scene_states_hand_positions() -> None:
     for s in generate(24, seed=8, families=["clock"]):
         p = s.meta_get("params")
         scene = s.meta_get("scene")
-        assert f"points at {p['minute'] // 5 or 12} " in scene
-        assert f"shows {p['hour']}:{p['minute']:02d}" in scene
+        m = p["minute"]
+        if m % 5 == 0:
+            assert f"minute hand points at {m // 5 or 12} ({m} minutes" in scene
+        else:
+            assert f"points {m % 5} minute tick" in scene and f"past {m // 5 or 12} ({m} " in scene
+        assert f"shows {p['hour']}:{m:02d}" in scene

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 # ---- whitespace and invisible characters ------------------------------------------------------
@@ -53,32 +54,57 @@ def normalize_whitespace(text: str) -> str:
 
 # ---- markup, links -----------------------------------------------------------------------------
 
+_PUNCT = ".,;:!?。，；：！？)）]】"
+
+
+def cut(pattern: re.Pattern[str], text: str, keep: Callable[[re.Match[str]], str] = lambda m: "") -> str:
+    """Remove every match with the spaces around it, leaving one space only where words would touch.
+
+    So "area (5 points)." becomes "area.", "is<image>this" becomes "is this", and a removal at a
+    line start leaves no indentation behind. ``keep`` returns text to put back (a URL's final
+    period).
+    """
+
+    def repl(m: re.Match[str]) -> str:
+        s, start, end = m.string, m.start(), m.end()
+        kept = keep(m)
+        prev, nxt = s[start - 1:start], s[end:end + 1]
+        if start == 0 or prev == "\n" or not nxt or nxt == "\n" or nxt in _PUNCT:
+            return kept
+        # "is<image>this" needs a space; "解答题（5分）求面积" must not get one.
+        had_space = m.group(0) != m.group(0).strip(" \t")
+        return kept + " " if had_space or (prev.isascii() and prev.isalnum() and nxt.isascii()) else kept
+
+    # The spaces around a match are removed by the pattern itself so repl can replace them.
+    wrapped = re.compile(r"[ \t]*(?:" + pattern.pattern + r")[ \t]*", pattern.flags)
+    return wrapped.sub(repl, text)
+
+
 #: Exactly ``<image>``: numbered references such as ``<image 2>`` (MMMU) name a particular image
 #: and carry meaning, so they stay.
-_IMAGE_TAG_RE = re.compile(r"[ \t]*<image>[ \t]*", re.IGNORECASE)
+_IMAGE_TAG_RE = re.compile(r"<image>", re.IGNORECASE)
 _URL_CORE = r"(?:https?://|ftp://|www\.)[^\s<>\"'，。、；（）【】]+"
 _MD_IMAGE_RE = re.compile(r"!\[[^\]\n]*\]\(\s*" + _URL_CORE + r"\s*\)")
 _MD_LINK_RE = re.compile(r"\[([^\]\n]+)\]\(\s*" + _URL_CORE + r"\s*\)")
 _BRACKETED_URL_RE = re.compile(r"[(\[（【]\s*" + _URL_CORE + r"\s*[)\]）】]")
 _URL_RE = re.compile(_URL_CORE)
-_TRAILING_PUNCT = ".,;:!?"
 
 
-def _strip_url(m: re.Match[str]) -> str:
-    """Remove a URL but give back trailing sentence punctuation and an unbalanced ``)``."""
-    url = m.group(0)
+def _url_tail(m: re.Match[str]) -> str:
+    """Sentence punctuation and an unbalanced ``)`` at a URL's end belong to the sentence."""
+    url = m.group(0).strip(" \t")
     keep = ""
-    while url and (url[-1] in _TRAILING_PUNCT or (url[-1] == ")" and url.count("(") < url.count(")"))):
+    while url and (url[-1] in ".,;:!?" or (url[-1] == ")" and url.count("(") < url.count(")"))):
         keep = url[-1] + keep
         url = url[:-1]
     return keep
 
 
 def remove_urls(text: str) -> str:
-    text = _MD_IMAGE_RE.sub("", text)
+    text = cut(_MD_IMAGE_RE, text)
     text = _MD_LINK_RE.sub(r"\1", text)
-    text = _BRACKETED_URL_RE.sub("", text)
-    return _URL_RE.sub(_strip_url, text)
+    text = cut(_BRACKETED_URL_RE, text)
+    return cut(_URL_RE, text, _url_tail)
 
 
 # ---- score tags --------------------------------------------------------------------------------
@@ -152,7 +178,7 @@ def clean_question(raw: str | None) -> CleanedText:
     """Apply every rule, in an order where each sees the text it expects.
 
     Tags and URLs go first so a number hidden behind them ("<image>3. Find …") is at the start
-    when numbers are checked; whitespace is normalised before and after so edits leave no holes.
+    when numbers are checked.
     """
     edits: list[str] = []
     text = raw or ""
@@ -165,20 +191,13 @@ def clean_question(raw: str | None) -> CleanedText:
 
     step("markup", _ENTITY_RE.sub(lambda m: _ENTITIES[m.group(0)], _BR_RE.sub("\n", text)))
     step("whitespace", normalize_whitespace(text))
-    step("image_tag", normalize_whitespace(_IMAGE_TAG_RE.sub(" ", text)))
+    step("image_tag", normalize_whitespace(cut(_IMAGE_TAG_RE, text)))
     step("url", normalize_whitespace(remove_urls(text)))
-    step("score_tag", normalize_whitespace(_SCORE_RE.sub(" ", text)))
+    step("score_tag", normalize_whitespace(cut(_SCORE_RE, text)))
     # A number may hide behind a score tag or another number ("3. (5 points) Question 3: …").
     for _ in range(3):
         before = text
         step("question_number", normalize_whitespace(remove_question_number(text)))
         if text == before:
             break
-    if {"image_tag", "url", "score_tag"} & set(edits):
-        step("whitespace", _tidy_spacing(text))
     return CleanedText(text, list(dict.fromkeys(edits)))
-
-
-def _tidy_spacing(text: str) -> str:
-    """Close the gaps removals leave before punctuation ("area is 5 ." from "area is 5 (http://…).")."""
-    return normalize_whitespace(re.sub(r"(?<=\S) +(?=[.,;:!?。，；：！？](?:\s|$))", "", text))

@@ -1,8 +1,7 @@
 """Analog clocks: read the time, and add or subtract minutes from it.
 
-Minutes are multiples of five so the minute hand always points exactly at a numeral, and the
-hour hand moves proportionally between numerals as on a real clock (that movement is what
-distinguishes 3:45 from 9:15, the classic swapped-hands misreading used as a distractor).
+The hour hand moves proportionally between numerals as on a real clock: that movement is
+what distinguishes 3:45 from 9:15, the classic swapped-hands misreading used as a distractor.
 """
 
 from __future__ import annotations
@@ -11,12 +10,14 @@ import math
 import random
 from fractions import Fraction
 
-
 from finereason.synth.base import Problem
-from finereason.synth.draw import BLACK, GRID, Draw, canvas, text
+from finereason.synth.draw import BLACK, RGB, WHITE, Draw, canvas, text
 
 TASKS = ("read", "later", "earlier")
-SIZE = 360
+SIZES = (340, 360, 380)
+FACES: tuple[RGB, ...] = (WHITE, (252, 247, 232), (236, 244, 252), (242, 242, 242))
+HAND_COLOURS: tuple[RGB, ...] = (BLACK, (20, 30, 100), (120, 20, 20))
+TICK: RGB = (150, 150, 150)
 
 
 def fmt_time(minutes: int) -> str:
@@ -26,10 +27,12 @@ def fmt_time(minutes: int) -> str:
 
 
 def _near_misses(rng: random.Random, t: int, preferred: list[int]) -> list[str]:
-    """Three wrong times: typical misreadings first, then an hour or a quarter off."""
+    """Three wrong times: typical misreadings first, then a tick, five minutes, a quarter or an
+    hour off."""
     out: list[str] = []
     seen = {fmt_time(t)}
-    for cand in [*preferred, *rng.sample([t + 60, t - 60, t + 15, t - 15, t + 5, t - 5], 6)]:
+    offsets = [60, -60, 15, -15, 5, -5, 1, -1]
+    for cand in [*preferred, *(t + k for k in rng.sample(offsets, len(offsets)))]:
         s = fmt_time(cand)
         if s not in seen:
             seen.add(s)
@@ -37,43 +40,58 @@ def _near_misses(rng: random.Random, t: int, preferred: list[int]) -> list[str]:
     return out[:3]
 
 
-def _hand(d: Draw, angle_deg: float, length: float, width: int) -> None:
-    c = SIZE / 2
+def _hand(d: Draw, c: float, angle_deg: float, length: float, width: int, colour: RGB) -> None:
     a = math.radians(angle_deg)
-    d.line([(c, c), (c + length * math.sin(a), c - length * math.cos(a))], fill=BLACK,
+    d.line([(c, c), (c + length * math.sin(a), c - length * math.cos(a))], fill=colour,
            width=width)
 
 
+def _minute_words(m: int) -> str:
+    """Where the minute hand points, in the words a careful reader would use."""
+    mark = m // 5 or 12
+    if m % 5 == 0:
+        return f"points at {mark} ({m} minutes past the hour)"
+    ticks = m % 5
+    return (f"points {ticks} minute tick{'s' if ticks > 1 else ''} past {mark} "
+            f"({m} minutes past the hour)")
+
+
 def generate(rng: random.Random) -> Problem:
-    """A clock face with numerals 1–12, minute ticks and two hands, at a multiple of 5 minutes."""
-    h, m = rng.randint(1, 12), 5 * rng.randrange(12)
+    """A clock face with numerals 1–12, minute ticks and two hands.
+
+    Half the times are multiples of five (hand on a numeral), half any minute (read from the
+    ticks); face colour, hand colour and size vary so equal times rarely give equal images.
+    """
+    h = rng.randint(1, 12)
+    m = 5 * rng.randrange(12) if rng.random() < 0.5 else rng.randrange(60)
     t = (h % 12) * 60 + m
-    im, d = canvas(SIZE, SIZE)
-    c, r = SIZE / 2, SIZE / 2 - 14
-    d.ellipse([c - r, c - r, c + r, c + r], outline=BLACK, width=4)
+    size = rng.choice(SIZES)
+    hands = rng.choice(HAND_COLOURS)
+    im, d = canvas(size, size)
+    c, r = size / 2, size / 2 - 14
+    d.ellipse([c - r, c - r, c + r, c + r], outline=BLACK, width=4, fill=rng.choice(FACES))
     for i in range(60):
         a = math.radians(6 * i)
         inner = r - (16 if i % 5 == 0 else 8)
         d.line([(c + inner * math.sin(a), c - inner * math.cos(a)),
                 (c + (r - 3) * math.sin(a), c - (r - 3) * math.cos(a))],
-               fill=BLACK if i % 5 == 0 else GRID, width=3 if i % 5 == 0 else 2)
+               fill=BLACK if i % 5 == 0 else TICK, width=3 if i % 5 == 0 else 2)
     for k in range(1, 13):
         a = math.radians(30 * k)
         text(d, (c + (r - 38) * math.sin(a), c - (r - 38) * math.cos(a)), str(k), size=26)
-    hour_angle = 30 * (h % 12) + m / 2
-    _hand(d, hour_angle, r * 0.42, 9)
-    _hand(d, 6 * m, r - 54, 4)  # stops short of the numerals so it never hides one
-    d.ellipse([c - 7, c - 7, c + 7, c + 7], fill=BLACK)
+    _hand(d, c, 30 * (h % 12) + m / 2, r * 0.42, 9, hands)
+    _hand(d, c, 6 * m, r - 54, 4, hands)  # stops short of the numerals so it never hides one
+    d.ellipse([c - 7, c - 7, c + 7, c + 7], fill=hands)
 
-    frac = {0: "exactly at", 15: "a quarter of the way from", 30: "halfway from",
+    frac = {15: "a quarter of the way from", 30: "halfway from",
             45: "three quarters of the way from"}
     nxt = h % 12 + 1
-    hour_pos = (f"{frac[m]} {h}" if m == 0 else
+    hour_pos = (f"exactly at {h}" if m == 0 else
                 f"{frac[m]} {h} to {nxt}" if m in frac else
                 f"{Fraction(m, 60)} of the way from {h} to {nxt}")
     scene = (f"Analog clock face with numerals 1 to 12 and minute ticks. The short hour hand "
-             f"points {hour_pos}; the long minute hand points at {m // 5 or 12} "
-             f"({m} minutes past the hour). The clock shows {fmt_time(t)}.")
+             f"points {hour_pos}; the long minute hand {_minute_words(m)}. The clock shows "
+             f"{fmt_time(t)}.")
     params: dict[str, object] = {"hour": h, "minute": m}
     swapped = (m // 5 % 12) * 60 + 5 * (h % 12)
     task = rng.choice(TASKS)

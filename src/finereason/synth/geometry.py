@@ -13,13 +13,16 @@ from fractions import Fraction
 
 
 from finereason.synth.base import Number, Problem, fmt_num, numeric_distractors
-from finereason.synth.draw import BLACK, SERIES, Draw, canvas, text
+from finereason.synth.draw import BLACK, LABEL, RGB, SERIES, WHITE, Draw, canvas, font, text
 
 W, H = 480, 360
 PI = Fraction(314, 100)
 TRIPLES = ((3, 4, 5), (6, 8, 10), (5, 12, 13), (9, 12, 15), (8, 15, 17), (12, 16, 20),
            (7, 24, 25), (15, 20, 25), (20, 21, 29))
 OUTLINE = 3
+#: Light fills (and none), so equal measurements rarely give byte-identical pictures.
+FILLS: tuple[RGB, ...] = (WHITE, (230, 240, 250), (235, 245, 235), (250, 235, 225),
+                          (245, 240, 225), (240, 232, 248))
 
 Point = tuple[float, float]
 Solved = tuple[str, str, Number, list[Number], dict[str, object]]
@@ -69,10 +72,14 @@ def _right_triangle(rng: random.Random, d: Draw) -> Solved:
     a, b, c = (scale * k for k in rng.choice(TRIPLES))
     if rng.random() < 0.5:
         a, b = b, a
-    pts = _fit([(0, 0), (a, 0), (0, b)], (110, 50, 370, 310))
-    d.polygon(pts, outline=BLACK, width=OUTLINE)
+    side = rng.choice(("left", "right"))
+    # pts: right-angle corner, other end of the horizontal leg, top of the vertical leg.
+    shape = [(0, 0), (a, 0), (0, b)] if side == "left" else [(a, 0), (0, 0), (a, b)]
+    pts = _fit(shape, (110, 50, 370, 310))
+    d.polygon(pts, outline=BLACK, width=OUTLINE, fill=rng.choice(FILLS))
     corner, m = pts[0], 16
-    d.line([(corner[0] + m, corner[1]), (corner[0] + m, corner[1] - m),
+    ux = m if side == "left" else -m
+    d.line([(corner[0] + ux, corner[1]), (corner[0] + ux, corner[1] - m),
             (corner[0], corner[1] - m)], fill=BLACK, width=2)
     centre = _centroid(pts)
     unknown = rng.choice(("hypotenuse", "leg"))
@@ -83,8 +90,8 @@ def _right_triangle(rng: random.Random, d: Draw) -> Solved:
     text(d, _outside(pts[0], pts[1], centre, 20), labels["base"])
     text(d, _outside(pts[0], pts[2], centre, 36), labels["height"])
     text(d, _outside(pts[1], pts[2], centre, 36), labels["hyp"])
-    scene = (f"Right triangle with the right angle (marked by a small square) at the bottom-left "
-             f"corner. Horizontal leg labelled '{labels['base']}', vertical leg labelled "
+    scene = (f"Right triangle with the right angle (marked by a small square) at the "
+             f"bottom-{side} corner. Horizontal leg labelled '{labels['base']}', vertical leg labelled "
              f"'{labels['height']}', hypotenuse labelled '{labels['hyp']}'.")
     params: dict[str, object] = {"legs": [a, b], "hypotenuse": c, "unknown": unknown}
     q = "In the right triangle, what is the length of the side marked '?' in cm?"
@@ -103,7 +110,7 @@ def _triangle_angle(rng: random.Random, d: Draw) -> Solved:
     side = math.sin(b) / math.sin(a + b)
     apex = (side * math.cos(a), side * math.sin(a))
     pts = _fit([(0, 0), (1, 0), apex], (70, 40, 410, 320))
-    d.polygon(pts, outline=BLACK, width=OUTLINE)
+    d.polygon(pts, outline=BLACK, width=OUTLINE, fill=rng.choice(FILLS))
     centre = _centroid(pts)
     hidden = rng.randrange(3)
     names = ("bottom-left", "bottom-right", "top")
@@ -123,11 +130,14 @@ def _triangle_angle(rng: random.Random, d: Draw) -> Solved:
 def _rectangle(rng: random.Random, d: Draw) -> Solved:
     w, h = rng.sample(range(2, 16), 2)
     pts = _fit([(0, 0), (w, 0), (w, h), (0, h)], (110, 70, 370, 290))
-    d.polygon(pts, outline=BLACK, width=OUTLINE, fill=(230, 240, 250))
+    d.polygon(pts, outline=BLACK, width=OUTLINE, fill=rng.choice(FILLS))
     centre = _centroid(pts)
-    text(d, _outside(pts[3], pts[2], centre, 20), f"{w} cm")
-    text(d, _outside(pts[1], pts[2], centre, 36), f"{h} cm")
-    scene = (f"Rectangle with its top side labelled '{w} cm' and its right side labelled "
+    across, down = rng.choice(("top", "bottom")), rng.choice(("left", "right"))
+    edge_w = (pts[3], pts[2]) if across == "top" else (pts[0], pts[1])
+    edge_h = (pts[1], pts[2]) if down == "right" else (pts[0], pts[3])
+    text(d, _outside(*edge_w, centre, 20), f"{w} cm")
+    text(d, _outside(*edge_h, centre, 36), f"{h} cm")
+    scene = (f"Rectangle with its {across} side labelled '{w} cm' and its {down} side labelled "
              f"'{h} cm'.")
     params: dict[str, object] = {"width": w, "height": h}
     if rng.random() < 0.5:
@@ -142,17 +152,23 @@ def _rectangle(rng: random.Random, d: Draw) -> Solved:
 def _circle(rng: random.Random, d: Draw) -> Solved:
     r = rng.randint(2, 12)
     by_diameter = rng.random() < 0.4
-    cx, cy, rad = W / 2, H / 2, 130
+    cx, cy, rad = W / 2, H / 2, rng.randint(110, 140)
     d.ellipse([cx - rad, cy - rad, cx + rad, cy + rad], outline=BLACK, width=OUTLINE,
-              fill=(235, 245, 235))
+              fill=rng.choice(FILLS))
     d.ellipse([cx - 4, cy - 4, cx + 4, cy + 4], fill=BLACK)
+    # Within 20° of horizontal, so a label above the line's middle never touches it.
+    theta = math.radians(rng.uniform(-20, 20) + rng.choice((0, 180)))
+    ux, uy = math.cos(theta), math.sin(theta)
     if by_diameter:
-        d.line([(cx - rad, cy), (cx + rad, cy)], fill=SERIES[1], width=3)
+        d.line([(cx - rad * ux, cy - rad * uy), (cx + rad * ux, cy + rad * uy)], fill=SERIES[1],
+               width=3)
         label, what = f"d = {2 * r} cm", f"a diameter drawn and labelled 'd = {2 * r} cm'"
     else:
-        d.line([(cx, cy), (cx + rad, cy)], fill=SERIES[1], width=3)
+        d.line([(cx, cy), (cx + rad * ux, cy + rad * uy)], fill=SERIES[1], width=3)
         label, what = f"r = {r} cm", f"a radius drawn and labelled 'r = {r} cm'"
-    text(d, (cx + (0 if by_diameter else rad / 2), cy - 18), label)
+    mid = rad / 2
+    lift = 16 + abs(uy / ux) * font(LABEL).getlength(label) / 2
+    text(d, (cx + mid * ux, cy + mid * uy - lift), label)
     scene = f"Circle with its centre marked and {what}."
     params: dict[str, object] = {"radius": r, "labelled": "diameter" if by_diameter else "radius"}
     circumference, area = 2 * PI * r, PI * r * r
@@ -166,16 +182,24 @@ def _circle(rng: random.Random, d: Draw) -> Solved:
 
 
 def _triangle_area(rng: random.Random, d: Draw) -> Solved:
-    base, height = rng.randint(3, 16), rng.randint(3, 12)
+    # Never taller than wide, so the height label fits beside the dashed line.
+    base = rng.randint(3, 16)
+    height = rng.randint(2, min(12, base))
     apex_x = rng.uniform(0.25, 0.75) * base
-    pts = _fit([(0, 0), (base, 0), (apex_x, height)], (100, 60, 380, 290))
-    d.polygon(pts, outline=BLACK, width=OUTLINE, fill=(250, 235, 225))
+    # Very flat triangles are drawn a little taller than to scale so the label fits inside.
+    pts = _fit([(0, 0), (base, 0), (apex_x, max(height, 0.4 * base))], (100, 60, 380, 290))
+    d.polygon(pts, outline=BLACK, width=OUTLINE, fill=rng.choice(FILLS))
     foot = (pts[2][0], pts[0][1])
     _dashed(d, pts[2], foot)
     d.line([(foot[0], foot[1] - 12), (foot[0] + 12, foot[1] - 12), (foot[0] + 12, foot[1])],
            fill=BLACK, width=2)
     text(d, _outside(pts[0], pts[1], _centroid(pts), 20), f"{base} cm")
-    text(d, (foot[0] - 8, (pts[2][1] + foot[1]) / 2), f"{height} cm", anchor="rm")
+    # Label the height on whichever side of the dashed line has more room.
+    mid_y = (pts[2][1] + foot[1]) / 2
+    if foot[0] - (pts[0][0] + pts[2][0]) / 2 > (pts[1][0] + pts[2][0]) / 2 - foot[0]:
+        text(d, (foot[0] - 8, mid_y), f"{height} cm", anchor="rm")
+    else:
+        text(d, (foot[0] + 8, mid_y), f"{height} cm", anchor="lm")
     scene = (f"Triangle with its horizontal base labelled '{base} cm' and a dashed "
              f"perpendicular height from the top vertex to the base labelled '{height} cm'.")
     q = "What is the area of the triangle in square centimetres?"

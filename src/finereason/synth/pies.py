@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 
 from finereason.synth.base import (
@@ -42,9 +43,14 @@ def generate(rng: random.Random) -> Problem:
     start = -90.0
     for share, colour in zip(shares, colours):
         end = start + 3.6 * share
-        d.pieslice([cx - r, cy - r, cx + r, cy + r], start, end, fill=colour, outline=WHITE,
-                   width=2)
+        d.pieslice([cx - r, cy - r, cx + r, cy + r], start, end, fill=colour)
         start = end
+    # White separators as plain lines: a pieslice outline costs ten times as much to draw.
+    angle = -90.0
+    for share in shares:
+        a = math.radians(angle)
+        d.line([(cx, cy), (cx + r * math.cos(a), cy + r * math.sin(a))], fill=WHITE, width=2)
+        angle += 3.6 * share
     y0 = cy - 16 * n + 16
     for i, (lab, share, colour) in enumerate(zip(labels, shares, colours)):
         y = y0 + 32 * i

@@ -17,25 +17,35 @@ Guards (each is our own logic, added where math-verify 0.9.0 is measured to be w
 3. **List product**: math-verify's ``verify`` compares every gold candidate with every predicted
    candidate, including its raw string fallbacks. We compare only the first parsed object of each
    side, and only when it is a sympy object.
+4. **Equation vs value** (``x+y=5`` vs ``5``): math-verify compares a bare value with the right-hand
+   side of any equation. We allow that only when the left-hand side is a single symbol
+   (``x=5`` vs ``5``).
+5. **Decimal approximations** (``6.28`` vs ``2\\pi``) are accepted by the rounding rule of
+   :mod:`finereason.verify.normalize`, which math-verify's fixed 6-place rounding does not do.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from fractions import Fraction
 from typing import Any, Optional
+
+from math_verify import parse, verify
+from sympy import Basic, MatrixBase, N, Symbol
+from sympy.core.relational import Relational
 
 from finereason.verify.normalize import (
     cheap_leaf_equal,
     compare_structured,
     normalize_answer,
+    parse_quantity,
+    rounds_to,
     strip_assignment,
 )
 
-logging.getLogger("math_verify").setLevel(logging.ERROR)  # it warns once that timeouts are off
-
-from math_verify import parse, verify  # noqa: E402  (after the logger is quieted)
-from sympy import Basic, MatrixBase, N  # noqa: E402
+# math-verify warns that its own timeouts are off (we enforce ours) and logs every parse failure.
+logging.getLogger("math_verify").setLevel(logging.ERROR)
 
 _REL_TOL = 1e-6  # matches math-verify's 6-digit intent, but relative instead of absolute
 _LATEX_CMD_RE = re.compile(r"\\[A-Za-z]+")
@@ -65,6 +75,17 @@ def _numbers_close(a: Basic, b: Basic) -> bool:
     return bool(abs(va - vb) <= _REL_TOL * scale)
 
 
+def _decimal_approximates(literal_text: str, value: Any) -> bool:
+    """``6.28`` vs ``2\\pi``: our rounding rule for a decimal literal against a closed form
+    (math-verify only rounds to a fixed 6 places, so ``1.414`` != ``\\sqrt{2}`` there)."""
+    q = parse_quantity(literal_text)
+    if q is None or q.unit or q.percent or not q.decimals:
+        return False
+    if not isinstance(value, Basic) or not value.is_number or not value.is_real:
+        return False
+    return rounds_to(q, Fraction(str(N(value, 30))))
+
+
 def math_leaf_equal(gold: str, pred: str) -> Optional[bool]:
     """One scalar pair: cheap rules first, then math-verify with guards; None if unparseable."""
     cheap = cheap_leaf_equal(gold, pred)
@@ -73,7 +94,15 @@ def math_leaf_equal(gold: str, pred: str) -> Optional[bool]:
     g, p = _parse_full(gold), _parse_full(pred)
     if g is None or p is None:
         return None
-    if not verify(g, p, timeout_seconds=None):  # type: ignore[arg-type]
+    if isinstance(g, Relational) != isinstance(p, Relational):
+        relation = g if isinstance(g, Relational) else p
+        if not isinstance(relation.lhs, Symbol):
+            return False  # guard 4
+    if _decimal_approximates(gold, p) or _decimal_approximates(pred, g):
+        return True  # guard 5
+    # allow_set_relation_comp: an interval gold and an inequality prediction describe the same
+    # set; math-verify only allows that comparison in the other direction by default.
+    if not verify(g, p, timeout_seconds=None, allow_set_relation_comp=True):  # type: ignore[arg-type]
         return False
     if isinstance(g, Basic) and isinstance(p, Basic) and g.is_number and p.is_number:
         return _numbers_close(g, p)
@@ -97,3 +126,15 @@ def compare(gold: str, pred: str) -> dict[str, Any]:
         first = math_leaf_equal(gold, pred)
     detail = {True: "equivalent", False: "not equivalent", None: "could not parse completely"}
     return {"equal": first, "detail": f"math_verify: {detail[first]}"}
+
+
+def _warm_up() -> None:
+    """Run one comparison at import so that ANTLR's parser tables and sympy's caches are built.
+
+    The first parse in a fresh process costs ~0.5 s; done here, it happens once in the forkserver
+    (which preloads this module) instead of counting against the first task of every worker.
+    """
+    compare("\\frac{\\sqrt{2}}{2}", "\\sqrt{2}/2")
+
+
+_warm_up()

@@ -29,7 +29,7 @@ Policy decisions, in one place:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Callable, Literal, Optional
@@ -52,10 +52,15 @@ _UNICODE_RE = re.compile("|".join(map(re.escape, _UNICODE)))
 # Commands whose braces only carry formatting: \text{cm} -> cm.
 _WRAPPERS = ("text", "textbf", "textit", "textrm", "mathrm", "mathbf", "mathit", "mbox",
              "operatorname", "boxed", "fbox", "displaystyle")
-_SPACING_RE = re.compile(r"\\(?:[,;:! ]|quad|qquad|displaystyle|left\.?|right\.?)")
+_SPACING_RE = re.compile(r"\\(?:[,;:! ]|(?:quad|qquad|displaystyle|left|right)(?![A-Za-z])\.?)")
+_POWER_OP_RE = re.compile(r"(?<=[\w)\]}])\*\*(?=[\w({\[-])")  # sympy-style x**2 -> x^2
 _DEGREE_RE = re.compile(r"\^\s*\{?\s*\\circ\s*\}?|\\degree")
 _INV_TRIG_RE = re.compile(r"\\?(sin|cos|tan|cot|sec|csc)\s*\^\s*\{?\s*-\s*1\s*\}?")
 _SINGLE_TOKEN_SCRIPT_RE = re.compile(r"([\^_])\{\s*([A-Za-z0-9])\s*\}")
+# TeX shorthand with single-token arguments, which math-verify's grammar does not read: \frac12
+_TEX_TOKEN = r"([0-9A-Za-z]|\\[A-Za-z]+)"
+_FRAC_SHORT_RE = re.compile(rf"\\frac\s*{_TEX_TOKEN}\s*{_TEX_TOKEN}")
+_SQRT_SHORT_RE = re.compile(rf"\\sqrt\s*{_TEX_TOKEN}")
 _THOUSANDS_RE = re.compile(r"[+-]?\d{1,3}(?:,\d{3})+(?:\.\d+)?%?")
 # "~" is a LaTeX non-breaking space, except between two figure names, where it means "similar".
 _TILDE_SIM_RE = re.compile(r"([A-Z]'*)\s*~\s*(?=\\triangle|triangle|Δ|[A-Z])")
@@ -134,7 +139,8 @@ def normalize_answer(text: str) -> str:
     """
     s = _strip_outer_math(text)
     s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], s)
-    s = s.replace("\\$", "").replace("$", "").replace("**", "")
+    s = _POWER_OP_RE.sub("^", s)
+    s = s.replace("\\$", "").replace("$", "").replace("**", "")  # leftover ** is markdown bold
     for name in _WRAPPERS:
         s = _unwrap_command(s, name)
     s = s.replace("\\dfrac", "\\frac").replace("\\tfrac", "\\frac")
@@ -142,6 +148,8 @@ def normalize_answer(text: str) -> str:
     s = _DEGREE_RE.sub("", s)
     s = _SPACING_RE.sub(" ", s)
     s = _INV_TRIG_RE.sub(lambda m: "\\arc" + m.group(1), s)
+    s = _FRAC_SHORT_RE.sub(r"\\frac{\1}{\2}", s)
+    s = _SQRT_SHORT_RE.sub(r"\\sqrt{\1}", s)
     s = _SINGLE_TOKEN_SCRIPT_RE.sub(r"\1\2", s)
     s = _TILDE_SIM_RE.sub(r"\1 \\sim ", s)
     s = s.replace("~", " ")
@@ -174,11 +182,11 @@ def word_key(norm: str) -> Optional[str]:
     return " ".join(words) if words else None
 
 
-# Words that look like a unit or a word answer but are mathematics.
+# Words (>= 3 letters, shorter runs are never taken for prose or units) that are mathematics.
 MATH_WORDS = frozenset({
-    "pi", "sqrt", "ln", "log", "lg", "exp", "sin", "cos", "tan", "cot", "sec", "csc", "arcsin",
+    "sqrt", "log", "exp", "sin", "cos", "tan", "cot", "sec", "csc", "arcsin",
     "arccos", "arctan", "sinh", "cosh", "tanh", "inf", "infty", "infinity", "frac", "cdot", "mod",
-    "max", "min", "lim", "det", "gcd", "lcm", "and", "i", "e", "x", "y", "z", "n", "k",
+    "max", "min", "lim", "det", "gcd", "lcm", "and",
 })
 
 
@@ -204,7 +212,8 @@ _NUMBER_RE = re.compile(
     rf"|(?P<sn>{_NUM})\s*(?:\\cdot|\*)\s*10\s*\^\s*\{{?\s*(?P<se>[+-]?\d+)\s*\}}?"
     rf"|(?P<n>{_NUM})(?:\s*/\s*(?P<d>{_NUM}))?)"
 )
-_CURRENCY_RE = re.compile(r"^(?:US|USD|RMB|¥|€|£)\s*")
+_CURRENCY_RE = re.compile(r"^(?:USD|US|RMB|¥|€|£)\s*")
+_MAX_EXPONENT = 400  # larger powers of ten are left to the worker pool, which has a timeout
 
 # Unit symbols that may follow a number directly ("13cm", "5N"); case-sensitive because a glued
 # lowercase letter is usually a variable ("2n", "3k", "2h"). After a space, lowercase single-letter
@@ -232,7 +241,10 @@ class Quantity:
 
 
 def _to_fraction(num: str) -> Fraction:
-    return Fraction(Decimal(num))
+    d = Decimal(num)
+    if abs(d.adjusted()) > _MAX_EXPONENT:  # "1e999999999" would build a gigantic integer
+        raise ValueError("exponent out of range")
+    return Fraction(d)
 
 
 def _is_unit(unit: str, spaced: bool) -> bool:
@@ -244,7 +256,7 @@ def _is_unit(unit: str, spaced: bool) -> bool:
         return False
     if compact in SPACED_UNITS or base in SPACED_UNITS:
         return True
-    words = unit.split()
+    words = _POWER_SUFFIX_RE.sub("", unit).split()  # "square units", "units^2"
     return bool(words) and all(
         _UNIT_WORD_RE.fullmatch(w) is not None and w.casefold() not in MATH_WORDS for w in words
     )
@@ -270,6 +282,8 @@ def parse_quantity(norm: str) -> Optional[Quantity]:
                 return None
             value = _to_fraction(m.group("fn")) / denominator
         elif m.group("sn") is not None:
+            if abs(int(m.group("se"))) > _MAX_EXPONENT:
+                return None
             value = _to_fraction(m.group("sn")) * Fraction(10) ** int(m.group("se"))
         else:
             value = _to_fraction(m.group("n"))
@@ -297,18 +311,23 @@ def _round_to(value: Fraction, places: int) -> Fraction:
     return Fraction(exact.quantize(quant, rounding=ROUND_HALF_UP))
 
 
-def _values_match(a: Quantity, b: Quantity, av: Fraction, bv: Fraction) -> bool:
-    if av == bv:
+def rounds_to(literal: Quantity, value: Fraction) -> bool:
+    """The precision rule for a decimal literal against an exact value (see module docstring)."""
+    if not literal.decimals or _round_to(value, literal.decimals) != literal.value:
+        return False
+    scale = max(abs(literal.value), abs(value))
+    return abs(literal.value - value) / scale <= Fraction(1, 100)
+
+
+def _values_match(a: Quantity, b: Quantity) -> bool:
+    if a.value == b.value:
         return True
     # Precision rule: the less precise decimal literal absorbs a value that rounds to it.
-    for lit, other, other_q in ((a, bv, b), (b, av, a)):
-        if lit.decimals and (other_q.decimals is None or other_q.decimals > lit.decimals):
-            lit_v = av if lit is a else bv
-            if _round_to(other, lit.decimals) == lit_v:
-                scale = max(abs(lit_v), abs(other))
-                if scale and abs(lit_v - other) / scale <= Fraction(1, 100):
-                    return True
-    return False
+    return any(
+        rounds_to(lit, other.value)
+        for lit, other in ((a, b), (b, a))
+        if other.decimals is None or (lit.decimals is not None and other.decimals > lit.decimals)
+    )
 
 
 def quantities_equal(a: Quantity, b: Quantity) -> Optional[bool]:
@@ -316,11 +335,12 @@ def quantities_equal(a: Quantity, b: Quantity) -> Optional[bool]:
     if a.unit and b.unit and a.unit != b.unit:
         return None
     if a.percent == b.percent:
-        return _values_match(a, b, a.value, b.value)
+        return _values_match(a, b)
     pct, plain = (a, b) if a.percent else (b, a)
     # "50%" equals "50" (percent sign dropped) and "0.5" (same value); see module docstring.
-    return _values_match(pct, plain, pct.value, plain.value) or \
-        _values_match(pct, plain, pct.value / 100, plain.value)
+    as_fraction = replace(pct, value=pct.value / 100,
+                          decimals=None if pct.decimals is None else pct.decimals + 2)
+    return _values_match(pct, plain) or _values_match(as_fraction, plain)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -328,9 +348,9 @@ def quantities_equal(a: Quantity, b: Quantity) -> Optional[bool]:
 # ----------------------------------------------------------------------------------------------
 
 _VERTEX = r"[A-Z](?:'+|_\{?\d+\}?|\d+)?"
-_FIGURE = rf"(?:\\triangle|triangle|\\Delta|Δ)?\s*((?:{_VERTEX}){{3,}})"
-_SIM_RE = re.compile(rf"^{_FIGURE}\s*(\\sim|\\cong|similar to|congruent to|sim|cong)\s*{_FIGURE}$",
-                     re.IGNORECASE)
+_FIGURE = rf"(?:\\triangle|(?i:triangle)|\\Delta|Δ)?\s*((?:{_VERTEX}){{3,}})"
+_SIM_RE = re.compile(
+    rf"^{_FIGURE}\s*(\\sim|\\cong|(?i:similar to|congruent to|sim|cong))\s*{_FIGURE}$")
 
 
 def parse_similarity(norm: str) -> Optional[tuple[str, frozenset[tuple[str, str]]]]:
@@ -435,11 +455,22 @@ def shape_of(norm: str) -> Shape:
 LeafCompare = Callable[[str, str], Optional[bool]]
 
 
+_MATCH_BUDGET = 20_000  # backtracking steps; parts lists are short, this only stops adversaries
+
+
 def _match_unordered(gold: tuple[str, ...], pred: tuple[str, ...], leaf: LeafCompare) -> Optional[bool]:
-    """Perfect matching of parts by backtracking; None if only undecided pairs could complete it."""
+    """Perfect matching of parts by backtracking; None if only undecided pairs could complete it
+    (or the search budget ran out)."""
+    if sorted(map(exact_key, gold)) == sorted(map(exact_key, pred)):
+        return True
     table = [[leaf(g, p) for p in pred] for g in gold]
+    steps = 0
 
     def search(i: int, used: frozenset[int], allow_unknown: bool) -> bool:
+        nonlocal steps
+        steps += 1
+        if steps > _MATCH_BUDGET:
+            raise OverflowError
         if i == len(gold):
             return True
         for j, r in enumerate(table[i]):
@@ -448,9 +479,12 @@ def _match_unordered(gold: tuple[str, ...], pred: tuple[str, ...], leaf: LeafCom
                     return True
         return False
 
-    if search(0, frozenset(), False):
-        return True
-    return None if search(0, frozenset(), True) else False
+    try:
+        if search(0, frozenset(), False):
+            return True
+        return None if search(0, frozenset(), True) else False
+    except OverflowError:
+        return None
 
 
 def compare_structured(gold: str, pred: str, leaf: LeafCompare) -> Optional[bool]:
@@ -463,6 +497,9 @@ def compare_structured(gold: str, pred: str, leaf: LeafCompare) -> Optional[bool
     if gs.kind == "scalar" and ps.kind == "scalar":
         return leaf(gold, pred)
     if "scalar" in (gs.kind, ps.kind):
+        single = gold if gs.kind == "scalar" else pred
+        if parse_quantity(single) is not None or is_textual(single):
+            return False  # one number or one phrase never equals several parts
         # "x \in [1,2]" vs "[1,2]", "x>1" vs "(1,\infty)": only symbolic math can relate them.
         return None
     if len(gs.parts) != len(ps.parts):
@@ -480,11 +517,12 @@ def compare_structured(gold: str, pred: str, leaf: LeafCompare) -> Optional[bool
     return False if any(r is False for r in results) else None
 
 
-_ASSIGN_RE = re.compile(r"^[A-Za-z](?:_\{?\w+\}?)?\s*=\s*(?P<rhs>[^=<>]+)$")
+# A named value: the left side is a name (letters, \angle, f(x), subscripts), no digits/operators.
+_ASSIGN_RE = re.compile(r"^(?P<lhs>[^=<>0-9+\-*/^]+?)\s*=\s*(?P<rhs>[^=<>]+)$")
 
 
 def strip_assignment(norm: str) -> str:
-    """``x = 5`` -> ``5``: a single named value, used when the other side has no ``=``."""
+    """``x = 5``, ``AB = 5``, ``\angle ABC = 30`` -> the value; used when only one side has ``=``."""
     m = _ASSIGN_RE.match(norm)
     return m.group("rhs").strip() if m else norm
 

@@ -48,3 +48,21 @@ class RawRecord:
     line: bytes | None = None
     data: Any = None
     error: tuple[str, str] | None = None
+
+
+@dataclass
+class Draft:
+    """A record mapped onto Sample fields, before its images are read and decoded.
+
+    ``key`` is the source's own id (or the record's place in the input) for the stable id;
+    ``images`` are raw references (paths, bytes, data URIs, structs); ``fields`` are further
+    :class:`~finereason.schema.Sample` fields; ``meta`` values are JSON-encoded by the stage.
+    """
+
+    key: str
+    source: str
+    question: str
+    answer: str
+    images: list[Any]
+    fields: dict[str, Any]
+    meta: dict[str, Any]

@@ -112,6 +112,7 @@ def iter_array(path: Path) -> Iterator[tuple[int, Any]]:
             return
         index = 0
         while True:
+            w.peek()  # raw_decode does not skip leading whitespace
             try:
                 obj, text = w.value(decoder)
             except json.JSONDecodeError as e:

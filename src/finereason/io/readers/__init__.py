@@ -1,0 +1,77 @@
+"""Readers: every supported input, as a stream of raw records for the ingest stage.
+
+``plan_input`` decides how a PATH is read (``detect``); ``iter_records`` streams it as
+:class:`RawRecord` units in a fixed order (so shard i is the same records on every run);
+``MAPPERS`` turn one parsed record into drafts (``mmfinereason``, ``generic``, ``llava``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from finereason.io.readers import columnar, generic, jsonlines, llava, mmfinereason
+from finereason.io.readers.base import Draft, InputError, RawRecord, RecordError
+from finereason.io.readers.detect import FORMATS, InputPlan, plan_input
+
+Mapper = Callable[[dict[str, Any], str, str], list[Draft | RecordError]]
+
+MAPPERS: dict[str, Mapper] = {
+    "mmfinereason": mmfinereason.map_record,
+    "generic": generic.map_record,
+    "llava": llava.map_record,
+}
+
+#: Every field name some mapping understands: the targets ``--map SRC=DST`` may name.
+MAP_TARGETS = frozenset(
+    generic.KNOWN | llava.KNOWN | {"is_consistent", "consistency_analysis", "original_answer", "ori_question",
+                                   "qwen3vl_235b_thinking_response", "qwen3vl_235b_instruct_caption",
+                                   "qwen3vl_4b_pass_rate", "original_question"}
+)
+
+#: Above this many bytes of JSON Lines, the progress bar goes without a total rather than
+#: reading the input twice.
+COUNT_LIMIT_BYTES = 2 << 30
+
+
+def iter_records(plan: InputPlan) -> Iterator[RawRecord]:
+    """The raw records of one input, file by file, in order."""
+    for f in plan.files:
+        base = plan.image_root or str(f.path.absolute().parent)
+        common = {"mapper": plan.mapper, "source": plan.source, "base": base, "root": plan.root}
+        if f.container == "jsonl":
+            for number, line in jsonlines.iter_lines(f.path):
+                yield RawRecord(f"{f.path}:{number}", f"{f.key}:{number}", line=line, **common)
+        elif f.container == "json":
+            for index, item in jsonlines.iter_array(f.path):
+                ref, key = f"{f.path}[{index}]", f"{f.key}[{index}]"
+                if isinstance(item, RecordError):
+                    yield RawRecord(ref, key, error=(item.reason, item.detail), **common)
+                else:
+                    yield RawRecord(ref, key, data=item, **common)
+        else:
+            for row, data in columnar.iter_rows(f.path, f.container):
+                yield RawRecord(f"{f.path}:{row}", f"{f.key}:{row}", data=data, **common)
+
+
+def count_records(plans: list[InputPlan]) -> int | None:
+    """How many raw records there are, when that is cheap to know (for the progress bar)."""
+    total = 0
+    jsonl = [f for p in plans for f in p.files if f.container == "jsonl"]
+    if any(f.container == "json" for p in plans for f in p.files):
+        return None
+    if sum(f.path.stat().st_size for f in jsonl) > COUNT_LIMIT_BYTES:
+        return None
+    for p in plans:
+        for f in p.files:
+            if f.container == "jsonl":
+                total += jsonlines.count_lines(f.path)
+            else:
+                total += columnar.count_rows(f.path, f.container)
+    return total
+
+
+__all__ = [
+    "FORMATS", "MAPPERS", "MAP_TARGETS", "Draft", "InputError", "InputPlan", "RawRecord", "RecordError",
+    "count_records", "iter_records", "plan_input",
+]

