@@ -26,7 +26,14 @@ from pathlib import Path
 
 from PIL import Image
 
-from finereason.models import Completion, Journal, Model, ModelClient, OpenAIModel, SamplingParams
+from finereason.models import (
+    Completion,
+    Journal,
+    Model,
+    ModelClient,
+    OpenAIModel,
+    SamplingParams,
+)
 
 SERVER = Path(__file__).resolve().parents[1] / "tests" / "servers" / "fake_openai.py"
 
@@ -39,10 +46,22 @@ def noise_png(side: int = 84) -> bytes:
     return out.getvalue()
 
 
-def start_server(slots: int, seconds_per_token: float, reply_tokens: int, reply_bytes: int) -> tuple[subprocess.Popen[str], int]:
+def start_server(
+    slots: int, seconds_per_token: float, reply_tokens: int, reply_bytes: int
+) -> tuple[subprocess.Popen[str], int]:
     proc = subprocess.Popen(
-        [sys.executable, str(SERVER), "--slots", str(slots), "--seconds-per-token", str(seconds_per_token),
-         "--reply-tokens", str(reply_tokens), "--reply-bytes", str(reply_bytes)],
+        [
+            sys.executable,
+            str(SERVER),
+            "--slots",
+            str(slots),
+            "--seconds-per-token",
+            str(seconds_per_token),
+            "--reply-tokens",
+            str(reply_tokens),
+            "--reply-bytes",
+            str(reply_bytes),
+        ],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -65,7 +84,9 @@ class SDKModel:
         from openai import AsyncOpenAI
 
         limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        self.client = AsyncOpenAI(base_url=url, api_key="x", http_client=httpx.AsyncClient(limits=limits, timeout=1800))
+        self.client = AsyncOpenAI(
+            base_url=url, api_key="x", http_client=httpx.AsyncClient(limits=limits, timeout=1800)
+        )
         self.wire = OpenAIModel(f"openai:fake-model@{url}")  # reuse the payload builder only
 
     async def complete(self, messages: list, params: SamplingParams) -> list[Completion]:
@@ -88,13 +109,26 @@ async def run_level(
 ) -> tuple[float, float]:
     """Send ``requests`` requests at ``concurrency``; return (wall seconds, client CPU seconds)."""
     model: Model = (
-        OpenAIModel(f"openai:fake-model@{url}", concurrency=concurrency) if backend == "ours" else SDKModel(url, concurrency)
+        OpenAIModel(f"openai:fake-model@{url}", concurrency=concurrency)
+        if backend == "ours"
+        else SDKModel(url, concurrency)
     )
     client = ModelClient(model, journal, concurrency=concurrency, retries=0)
     params = SamplingParams(max_tokens=16384)
     # A unique text per request: journal keys differ, nothing is served from cache.
     batch = [
-        ([{"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": f"q{concurrency}-{i}"}]}], params)
+        (
+            [
+                {
+                    "role": "user",
+                    "content": [
+                        {"type": "image", "image": image},
+                        {"type": "text", "text": f"q{concurrency}-{i}"},
+                    ],
+                }
+            ],
+            params,
+        )
         for i in range(requests)
     ]
     cpu, wall = time.process_time(), time.perf_counter()
@@ -114,19 +148,27 @@ async def main() -> None:
     parser.add_argument("--reply-tokens", type=int, default=200)
     parser.add_argument("--reply-bytes", type=int, default=8000, help="reasoning text per reply")
     parser.add_argument("--levels", default="1,2,4,8,16,32,64,128,256,512")
-    parser.add_argument("--waves", type=int, default=10, help="requests per level = waves x concurrency (min 20)")
+    parser.add_argument(
+        "--waves", type=int, default=10, help="requests per level = waves x concurrency (min 20)"
+    )
     parser.add_argument("--journal", action="store_true", help="journal every request in SQLite")
-    parser.add_argument("--backend", choices=["ours", "sdk"], default="ours", help="sdk: openai.AsyncOpenAI, to compare")
+    parser.add_argument(
+        "--backend", choices=["ours", "sdk"], default="ours", help="sdk: openai.AsyncOpenAI, to compare"
+    )
     args = parser.parse_args()
 
     latency = args.reply_tokens * args.seconds_per_token
     image = noise_png()
     proc, port = start_server(args.slots, args.seconds_per_token, args.reply_tokens, args.reply_bytes)
     url = f"http://127.0.0.1:{port}/v1"
-    print(f"server: {args.slots} slots x {latency * 1000:.0f} ms = {args.slots / latency:.0f} req/s capacity; "
-          f"image {len(image) / 1000:.1f} KB; reply {args.reply_bytes / 1000:.1f} KB; journal {'on' if args.journal else 'off'}; "
-          f"{os.cpu_count()} CPUs; backend {args.backend}")
-    print(f"{'conc':>5} {'requests':>8} {'req/s':>8} {'best':>8} {'share':>7} {'cpu ms/req':>10} {'server cpu':>10}")
+    print(
+        f"server: {args.slots} slots x {latency * 1000:.0f} ms = {args.slots / latency:.0f} req/s capacity; "
+        f"image {len(image) / 1000:.1f} KB; reply {args.reply_bytes / 1000:.1f} KB; journal {'on' if args.journal else 'off'}; "
+        f"{os.cpu_count()} CPUs; backend {args.backend}"
+    )
+    print(
+        f"{'conc':>5} {'requests':>8} {'req/s':>8} {'best':>8} {'share':>7} {'cpu ms/req':>10} {'server cpu':>10}"
+    )
     try:
         with tempfile.TemporaryDirectory() as tmp:
             journal = Journal(Path(tmp) / "journal.sqlite") if args.journal else None
@@ -137,8 +179,11 @@ async def main() -> None:
                 wall, cpu = await run_level(url, level, requests, image, journal, args.backend)
                 server_cpu = process_cpu(proc.pid) - server_cpu
                 best = min(level, args.slots) / latency
-                print(f"{level:>5} {requests:>8} {requests / wall:>8.1f} {best:>8.1f} {requests / wall / best:>7.1%} "
-                      f"{cpu / requests * 1000:>10.3f} {server_cpu / wall:>10.0%}", flush=True)
+                print(
+                    f"{level:>5} {requests:>8} {requests / wall:>8.1f} {best:>8.1f} {requests / wall / best:>7.1%} "
+                    f"{cpu / requests * 1000:>10.3f} {server_cpu / wall:>10.0%}",
+                    flush=True,
+                )
             if journal is not None:
                 journal.close()
     finally:

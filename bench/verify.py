@@ -132,13 +132,14 @@ def main() -> None:
             per_part = {name: run(v, group) for name, group in parts.items() if group}
 
     cores = os.cpu_count() or 1
+    # per core = throughput / processes that can run at once (this process + workers, <= cores)
     summary = []
     for workers, (_, secs) in results.items():
         rate = len(items) / secs
         summary.append([workers, cores, len(items), f"{secs:.2f}", f"{rate:,.0f}",
                         f"{rate / min(cores, workers + 1):,.0f}"])
-    render("Throughput (whole mix)", ["workers", "cores", "pairs", "seconds", "verif/s", "verif/s/core"],
-           summary)
+    render("Throughput (whole mix)",
+           ["workers", "cores", "pairs", "seconds", "verif/s", "verif/s/core"], summary)
 
     verdicts = results[args.workers][0]
     columns = list(per_part) + ["all"]
@@ -154,6 +155,9 @@ def main() -> None:
     labels = Counter(v.verdict for v in verdicts)
     render("Verdicts", ["verdict", "count", "share"],
            [[k, n, f"{n / len(items):.1%}"] for k, n in labels.most_common()])
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average at the end: {load} on {cores} cores "
+          "(throughput is only comparable on an otherwise idle machine)")
 
 
 if __name__ == "__main__":

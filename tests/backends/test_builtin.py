@@ -2,6 +2,7 @@
 
 import asyncio
 import importlib.util
+import shutil
 import time
 
 import pytest
@@ -24,8 +25,7 @@ def test_cache_dir_follows_env(monkeypatch, tmp_path):
 
 
 def test_builtin_ocr_is_a_perceiver():
-    pytest.importorskip("PIL")
-    if not __import__("shutil").which("tesseract"):
+    if not shutil.which("tesseract"):
         pytest.skip("apt-get install tesseract-ocr")
     assert isinstance(builtin.load("builtin:ocr"), OCRPerceiver)
 
@@ -74,4 +74,28 @@ def test_demo_vlm_speaks_real_english(smollm2, tmp_path, png):
         }
     ]
     [answer] = asyncio.run(model.complete(messages, SamplingParams(max_tokens=16, temperature=0)))
+    assert "Paris" in answer.text
+
+
+@pytest.mark.slow
+@needs_wheel
+def test_text_only_smollm2_answers_through_ocr(smollm2, text_png):
+    """The decoupled path end to end: Tesseract reads the image, the real text-only LLM answers."""
+    from finereason.models.perceiver import adapt_messages
+
+    if not shutil.which("tesseract"):
+        pytest.skip("apt-get install tesseract-ocr")
+    image = text_png(["What is the capital of France?"])
+    messages = [
+        {
+            "role": "user",
+            "content": [
+                {"type": "image", "image": image},
+                {"type": "text", "text": "Answer the question in the image."},
+            ],
+        }
+    ]
+    rewritten, [perception] = asyncio.run(adapt_messages(smollm2, messages, builtin.load("builtin:ocr")))
+    assert perception.perceiver == "builtin:ocr" and "capital of France" in perception.text
+    [answer] = asyncio.run(smollm2.complete(rewritten, SamplingParams(max_tokens=24, temperature=0)))
     assert "Paris" in answer.text

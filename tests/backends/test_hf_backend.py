@@ -80,10 +80,12 @@ def test_n_samples_seed_and_greedy(tiny_models):
 def test_length_finish_and_token_counts(tiny_models):
     [c] = asyncio.run(tiny_models["lm"].complete(user("Count"), SamplingParams(max_tokens=5, temperature=0)))
     assert c.finish_reason == "length" and c.truncated and c.completion_tokens == 5
-    assert c.prompt_tokens == len(tiny_models["lm"].tokenizer(
-        tiny_models["lm"].tokenizer.apply_chat_template(user("Count"), add_generation_prompt=True, tokenize=False),
-        add_special_tokens=False,
-    )["input_ids"])
+    assert c.prompt_tokens == len(
+        tiny_models["lm"].tokenizer(
+            tiny_models["lm"].tokenizer.apply_chat_template(user("Count"), add_generation_prompt=True, tokenize=False),
+            add_special_tokens=False,
+        )["input_ids"]
+    )
 
 
 def test_stop_string_cuts_text(tiny_models):

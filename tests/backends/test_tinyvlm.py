@@ -19,9 +19,11 @@ def test_unknown_family_is_named(tmp_path):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_build_is_fast_small_and_deterministic(family, tmp_path):
+    rng = torch.random.get_rng_state()
     start = time.perf_counter()
     a = build_tiny_vlm(family, tmp_path / "a", seed=3)
     assert time.perf_counter() - start < 10
+    assert torch.equal(rng, torch.random.get_rng_state())  # the caller's RNG is left alone
     b = build_tiny_vlm(family, tmp_path / "b", seed=3)
     wa, wb = load_file(a / "model.safetensors"), load_file(b / "model.safetensors")
     assert wa.keys() == wb.keys() and all(torch.equal(wa[k], wb[k]) for k in wa)
@@ -53,8 +55,18 @@ def test_batched_greedy_equals_one_by_one(family, tiny_models, png):
     """Left padding must not change what a request gets, with or without images in the batch."""
     model = tiny_models[family]
     requests = [
-        [{"role": "user", "content": [{"type": "image", "image": png("red")}, {"type": "text", "text": "What is it?"}]}],
-        [{"role": "user", "content": [{"type": "text", "text": "Hi"}, {"type": "image", "image": png("blue", (40, 160))}]}],
+        [
+            {
+                "role": "user",
+                "content": [{"type": "image", "image": png("red")}, {"type": "text", "text": "What is it?"}],
+            }
+        ],
+        [
+            {
+                "role": "user",
+                "content": [{"type": "text", "text": "Hi"}, {"type": "image", "image": png("blue", (40, 160))}],
+            }
+        ],
         [{"role": "user", "content": "The capital of France is a city whose name is"}],
     ]
     solo = [model.generate([(r, GREEDY)])[0][0].text for r in requests]

@@ -4,7 +4,6 @@ import asyncio
 import importlib.util
 import sys
 import types
-from dataclasses import dataclass, field
 
 import pytest
 
@@ -18,21 +17,12 @@ def test_missing_vllm_is_a_clear_error():
         vllm_engine.load("vllm:/models/x")
 
 
-@dataclass
 class FakeSampling:
-    n: int = 1
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_tokens: int = 16
-    seed: int | None = None
-    stop: list | None = None
-    extra: dict = field(default_factory=dict)
+    """Stands in for ``vllm.SamplingParams``: records the known fields and keeps the rest as ``extra``."""
 
-    def __init__(self, **kw):
-        known = {"n", "temperature", "top_p", "max_tokens", "seed", "stop"}
-        for k in known:
-            setattr(self, k, kw.pop(k, None))
-        self.extra = kw
+    def __init__(self, *, n, temperature, top_p, max_tokens, seed, stop, **extra):
+        self.n, self.temperature, self.top_p, self.max_tokens = n, temperature, top_p, max_tokens
+        self.seed, self.stop, self.extra = seed, stop, extra
 
 
 class FakeTokenizer:
@@ -52,7 +42,7 @@ class FakeLLM:
     def chat(self, conversations, sampling_params, use_tqdm, chat_template_kwargs):
         self.calls.append((conversations, sampling_params, chat_template_kwargs))
         outputs = []
-        for conv, sp in zip(conversations, sampling_params, strict=True):
+        for _conv, sp in zip(conversations, sampling_params, strict=True):
             prompt = ["<|im_start|>", "assistant\n", "<think>", "\n"]
             outs = [
                 types.SimpleNamespace(text="plan</think>B", token_ids=[1, 2, 3], finish_reason="stop"),
@@ -70,8 +60,15 @@ def fake_vllm(monkeypatch):
 def test_generate_maps_messages_params_and_outputs(fake_vllm, png):
     llm = FakeLLM()
     model = vllm_engine.VLLMModel("vllm:/m", llm, accepts_images=True)
-    params = SamplingParams(max_tokens=7, temperature=0.6, top_p=0.9, n=2, seed=5, stop=("END",),
-                            extra=(("top_k", 20), ("chat_template_kwargs", (("enable_thinking", True),))))
+    params = SamplingParams(
+        max_tokens=7,
+        temperature=0.6,
+        top_p=0.9,
+        n=2,
+        seed=5,
+        stop=("END",),
+        extra=(("top_k", 20), ("chat_template_kwargs", (("enable_thinking", True),))),
+    )
     messages = [{"role": "user", "content": [{"type": "image", "image": png()}, {"type": "text", "text": "Q"}]}]
 
     async def run():

@@ -65,13 +65,14 @@ def write_dataset(root: Path, shards: list[list[Sample]]) -> None:
         ds.write_shard(i, shard, [], ShardCounts(i, len(shard), len(shard), {}, 0.0, {}))
 
 
-@pytest.fixture
-def cleaned(tmp_path: Path) -> tuple[Path, dict[str, str], set[str], list[list[Sample]]]:
+@pytest.fixture(scope="module")
+def cleaned(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str], set[str], list[list[Sample]]]:
+    """One run of the real command with two worker processes, shared by the tests that read it."""
+    root = tmp_path_factory.mktemp("clean")
     shards, bad, good = corpus()
-    write_dataset(tmp_path / "raw", shards)
-    rc = main(["clean", str(tmp_path / "raw"), "--out", str(tmp_path / "clean"), "--workers", "2"])
-    assert rc == 0
-    return tmp_path, bad, good, shards
+    write_dataset(root / "raw", shards)
+    assert main(["clean", str(root / "raw"), "--out", str(root / "clean"), "--workers", "2"]) == 0
+    return root, bad, good, shards
 
 
 def test_bad_samples_rejected_with_reasons_good_ones_survive(cleaned) -> None:
@@ -148,7 +149,7 @@ def test_manifest_counts(cleaned) -> None:
 def test_rerun_resumes_and_changed_settings_are_refused(cleaned, capsys) -> None:
     root, _, _, _ = cleaned
     before = json.loads((root / "clean" / "manifest.json").read_text())
-    assert main(["clean", str(root / "raw"), "--out", str(root / "clean"), "--workers", "2"]) == 0
+    assert main(["clean", str(root / "raw"), "--out", str(root / "clean"), "--workers", "1"]) == 0
     after = json.loads((root / "clean" / "manifest.json").read_text())
     assert (after["records_in"], after["records_out"], after["rejected"]) == (
         before["records_in"], before["records_out"], before["rejected"])

@@ -6,11 +6,23 @@ from __future__ import annotations
 import base64
 import json
 import os
+import struct
+import zlib
 from pathlib import Path
 
 import pytest
 from ingest_helpers import encode, png
 from PIL import Image as PILImage
+
+
+def _bomb() -> bytes:
+    """A PNG whose header claims 100000 x 100000 pixels: refused before any pixel is decoded."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    ihdr = struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b"")
 
 
 def _images(folder: Path) -> dict[str, bytes]:
@@ -20,8 +32,7 @@ def _images(folder: Path) -> dict[str, bytes]:
         "corrupt.png": b"this is not an image at all" * 10,
         "truncated.png": good[: len(good) // 2],
         "empty.png": b"",
-        # 72 megapixels in a few KB: refused from the header before any pixel is decoded.
-        "bomb.png": encode(PILImage.new("1", (9000, 8000))),
+        "bomb.png": _bomb(),
         "cmyk.jpg": encode(PILImage.new("CMYK", (40, 30), (0, 120, 200, 10)), "JPEG"),
         "palette.png": encode(PILImage.new("RGB", (40, 30), (10, 200, 90)).convert("P")),
         "gray16.png": encode(PILImage.new("I;16", (40, 30), 40000)),
@@ -96,7 +107,7 @@ def test_every_bad_case_is_one_rejection_with_its_reason(ingest_cli, corpus):
     run = ingest_cli(path, "--format", "jsonl")
     assert run.rc == 0, run.stderr
     expected = {
-        f"{path}:{n}": reason for n, (reason, _) in zip(_line_numbers(lines), lines) if reason is not None
+        f"{path}:{n}": reason for n, (reason, _) in zip(_line_numbers(lines), lines, strict=True) if reason is not None
     }
     assert run.reasons() == expected
     kept = run.samples
@@ -118,7 +129,7 @@ def test_every_bad_case_is_one_rejection_with_its_reason(ingest_cli, corpus):
 def test_rejections_say_what_and_keep_the_text(ingest_cli, corpus):
     path, lines, _ = corpus
     rows = {r["reject_ref"].rsplit(":", 1)[1]: r for r in ingest_cli(path).rejected}
-    n = dict(zip([reason for reason, _ in lines], _line_numbers(lines)))  # first line of each reason
+    n = dict(zip([reason for reason, _ in lines], _line_numbers(lines), strict=True))  # a line with each reason
     bad_field_details = [r["reject_detail"] for r in rows.values() if r["reject_reason"] == "bad_field"]
     assert "question: expected a string, got list" in bad_field_details
     assert "pass_rate: expected a number in [0, 1], got string" in bad_field_details

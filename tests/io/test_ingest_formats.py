@@ -218,3 +218,13 @@ def test_generic_parquet_with_bytes_and_ids_stable(ingest_cli, tmp_path: Path):
     (tmp_path / "qa.parquet").rename(moved / "qa.parquet")
     again = ingest_cli(moved / "qa.parquet", "--format", "parquet")
     assert [s.id for s in again.samples] == [s.id for s in first.samples]
+
+
+@pytest.mark.parametrize("fmt", ["hf", "auto"])
+def test_release_saved_as_hf_folder(ingest_cli, release_records, tmp_path: Path, fmt):
+    _save_to_disk(tmp_path / "release", _release_table(release_records[:12]))
+    run = ingest_cli(tmp_path / "release", "--format", fmt)
+    assert f"→ {'hf' if fmt == 'hf' else 'mmfinereason'} (Arrow" in run.stderr
+    samples = run.samples
+    assert [s.meta_get("source_id") for s in samples] == [r["id"] for r in release_records[:12]]
+    assert all(s.verdict_by == "release" and s.caption and s.response for s in samples)

@@ -65,3 +65,15 @@ def test_chunks_are_deterministic(tmp_path: Path):
     assert [len(t.load()) for t in tasks] == [10, 10, 5]
     assert [r.ref for r in tasks[1].load()][:2] == [f"{path}:11", f"{path}:12"]
     assert [r.line for t in chunk_tasks([plan], 10) for r in t.load()] == [r.line for t in tasks for r in t.load()]
+
+
+def test_overlong_line_is_skipped_not_held(ingest_cli, tmp_path: Path, monkeypatch):
+    from finereason.io.readers import jsonlines
+
+    monkeypatch.setattr(jsonlines, "MAX_LINE_BYTES", 1000)
+    path = tmp_path / "d.jsonl"
+    good = json.dumps({"question": "q", "answer": "a"}) + "\n"
+    path.write_text(good + json.dumps({"question": "x" * 5000, "answer": "a"}) + "\n" + good)
+    run = ingest_cli(path)
+    assert len(run.samples) == 2
+    assert run.reasons() == {f"{path}:2": "record_too_large"}

@@ -6,47 +6,28 @@ The real server is llama-cpp-python serving SmolLM2-135M-Instruct (the GGUF ship
 
 from __future__ import annotations
 
-import asyncio
 import importlib.util
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.request
-from collections.abc import Coroutine, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, TypeVar
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # makes tests/servers importable
 
-from servers.fake_openai import FakeServer  # noqa: E402
-from servers.fault_proxy import FaultProxy  # noqa: E402
-
-T = TypeVar("T")
+from servers.fake_openai import FakeServer
+from servers.fault_proxy import FaultProxy
+from servers.harness import BackgroundLoop, Proxied, Upstream
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "slow: starts a real model server (llama-cpp-python); seconds to minutes")
-
-
-class BackgroundLoop:
-    """An event loop on a daemon thread, for servers that must outlive each test's own loop."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self._thread.start()
-
-    def run(self, coro: Coroutine[Any, Any, T], timeout: float = 60) -> T:
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
-
-    def stop(self) -> None:
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self._thread.join(5)
+    config.addinivalue_line(
+        "markers", "slow: starts a real model server (llama-cpp-python); seconds to minutes"
+    )
 
 
 @pytest.fixture(scope="session")
@@ -89,8 +70,21 @@ def llama_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     gguf, port = smollm2_gguf(), free_port()
     log = tmp_path_factory.mktemp("llama") / "server.log"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "smollm2",
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048"],
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(gguf),
+            "--model_alias",
+            "smollm2",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "2048",
+        ],
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
     )
@@ -108,20 +102,16 @@ def llama_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                     raise RuntimeError("llama server did not come up in 120 s") from None
                 time.sleep(0.25)
         warm_up = b'{"messages":[{"role":"user","content":"hi"}],"max_tokens":4}'
-        request = urllib.request.Request(f"{url}/chat/completions", warm_up, {"Content-Type": "application/json"})
-        urllib.request.urlopen(request, timeout=120).read()  # the first request pays for loading: not in a test
+        request = urllib.request.Request(
+            f"{url}/chat/completions", warm_up, {"Content-Type": "application/json"}
+        )
+        urllib.request.urlopen(
+            request, timeout=120
+        ).read()  # the first request pays for loading: not in a test
         yield url
     finally:
         proc.kill()
         proc.wait()
-
-
-@dataclass
-class Upstream:
-    """A server for the fault proxy to front, and a read timeout that its honest replies beat."""
-
-    port: int
-    read_timeout: float
 
 
 @pytest.fixture(params=["fake", pytest.param("llama", marks=pytest.mark.slow)])
@@ -134,13 +124,6 @@ def upstream(request: pytest.FixtureRequest, bg: BackgroundLoop) -> Iterator[Ups
     server = FakeServer(model="smollm2", seconds_per_token=0.002, reply_tokens=20, reasoning_field=None)
     yield Upstream(bg.run(server.start()), read_timeout=0.5)
     bg.run(server.close())
-
-
-@dataclass
-class Proxied:
-    proxy: FaultProxy
-    url: str
-    read_timeout: float
 
 
 @pytest.fixture

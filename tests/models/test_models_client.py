@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from finereason.models import Backoff, Completion, Journal, ModelClient, ModelError, Progress, SamplingParams
+from finereason.models import (
+    Backoff,
+    Completion,
+    Journal,
+    ModelClient,
+    ModelError,
+    Progress,
+    SamplingParams,
+)
 
 FAST = Backoff(base=0.001, cap=0.01)
 PARAMS = SamplingParams(max_tokens=10)
@@ -39,7 +47,10 @@ class Scripted:
                 raise ModelError(reason, "bad request")
             if reason:
                 raise ModelError(reason, "scripted", retryable=True, retry_after=0.0)
-            return [Completion(messages[0]["content"], completion_tokens=3, prompt_tokens=2) for _ in range(params.n)]
+            return [
+                Completion(messages[0]["content"], completion_tokens=3, prompt_tokens=2)
+                for _ in range(params.n)
+            ]
         finally:
             self.in_flight -= 1
 
@@ -114,10 +125,17 @@ def test_concurrency_bound_and_ordered_results_with_errors_in_place(tmp_path: Pa
     requests = [(ask(f"q{i}"), PARAMS) for i in range(20)]
     results = asyncio.run(client.complete_many(requests, on_progress=seen.append, interval=0.02))
     assert [r[0].text if isinstance(r, list) else r.reason for r in results] == [
-        f"q{i}" if i != 5 else "http_400" for i in range(20)]
+        f"q{i}" if i != 5 else "http_400" for i in range(20)
+    ]
     assert model.peak == 1
     final = seen[-1]
-    assert (final.done, final.total, final.failed, final.in_flight, final.errors) == (20, 20, 1, 0, {"http_400": 1})
+    assert (final.done, final.total, final.failed, final.in_flight, final.errors) == (
+        20,
+        20,
+        1,
+        0,
+        {"http_400": 1},
+    )
     assert final.completion_tokens == 57 and final.tokens_per_s > 0 and len(seen) > 2
 
 
@@ -151,3 +169,9 @@ def test_aclose_closes_model_and_journal(tmp_path: Path) -> None:
 
     asyncio.run(go())
     assert model.closed
+
+
+def test_n_samples_count_their_prompt_once() -> None:
+    client = ModelClient(Scripted())
+    assert len(asyncio.run(client.complete(ask("q"), SamplingParams(n=3)))) == 3
+    assert (client.usage.prompt_tokens, client.usage.completion_tokens) == (2, 9)

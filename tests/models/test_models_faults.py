@@ -15,10 +15,18 @@ import time
 from pathlib import Path
 
 import pytest
-from conftest import Proxied
+from servers.harness import Proxied
 
 import finereason
-from finereason.models import Backoff, Journal, ModelClient, ModelError, OpenAIModel, SamplingParams, Timeouts
+from finereason.models import (
+    Backoff,
+    Journal,
+    ModelClient,
+    ModelError,
+    OpenAIModel,
+    SamplingParams,
+    Timeouts,
+)
 
 FAST = Backoff(base=0.01, cap=0.05)
 PARAMS = SamplingParams(max_tokens=6, temperature=0.0, seed=0)
@@ -36,7 +44,9 @@ WORKER = Path(__file__).with_name("resume_worker.py")
 
 
 def client_for(proxied: Proxied, journal: Journal, retries: int) -> ModelClient:
-    model = OpenAIModel(f"openai:smollm2@{proxied.url}", timeouts=Timeouts(connect=2, read=proxied.read_timeout))
+    model = OpenAIModel(
+        f"openai:smollm2@{proxied.url}", timeouts=Timeouts(connect=2, read=proxied.read_timeout)
+    )
     return ModelClient(model, journal, retries=retries, backoff=FAST)
 
 
@@ -100,7 +110,12 @@ def _done(db: Path) -> int:
 def test_kill_9_then_rerun_pays_only_for_what_was_in_flight(proxy: Proxied, tmp_path: Path) -> None:
     faults = proxy.proxy
     n, concurrency, db = 30, 4, tmp_path / "journal.sqlite"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(finereason.__file__).parents[1]), os.environ.get("PYTHONPATH", "")])}
+    env = {
+        **os.environ,
+        "PYTHONPATH": os.pathsep.join(
+            [str(Path(finereason.__file__).parents[1]), os.environ.get("PYTHONPATH", "")]
+        ),
+    }
     command = [sys.executable, str(WORKER), proxy.url, str(db), str(n), str(concurrency)]
 
     worker = subprocess.Popen(command, env=env)
@@ -121,4 +136,6 @@ def test_kill_9_then_rerun_pays_only_for_what_was_in_flight(proxy: Proxied, tmp_
         assert journal.counts() == {"done": n, "failed": 0}
     assert faults.total - sent == n - committed  # the rerun sent exactly what never completed
     assert len(faults.attempts) == n and max(faults.attempts.values()) <= 2
-    assert sum(count - 1 for count in faults.attempts.values()) == in_flight  # repeats = in flight at the kill
+    assert (
+        sum(count - 1 for count in faults.attempts.values()) == in_flight
+    )  # repeats = in flight at the kill

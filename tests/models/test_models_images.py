@@ -9,7 +9,12 @@ import random
 import pytest
 from PIL import Image
 
-from finereason.models.images import _header_size, fit_pixels, image_data_uri, sniff_mime
+from finereason.models.images import (
+    _header_size,
+    fit_pixels,
+    image_data_uri,
+    sniff_mime,
+)
 
 
 def encode(size: tuple[int, int], fmt: str, mode: str = "RGB") -> bytes:
@@ -29,13 +34,15 @@ def test_small_images_pass_unchanged(fmt: str) -> None:
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "JPEG", "GIF"])
-@pytest.mark.parametrize("size", [(84, 84), (1000, 333), (3, 700)])
+@pytest.mark.parametrize("size", [(84, 84), (300, 101), (3, 700)])
 def test_header_size_matches_pillow(fmt: str, size: tuple[int, int]) -> None:
     data = encode(size, fmt)
     assert _header_size(data, sniff_mime(data)) == Image.open(io.BytesIO(data)).size
 
 
-@pytest.mark.parametrize(("fmt", "mime"), [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("BMP", "image/png")])
+@pytest.mark.parametrize(
+    ("fmt", "mime"), [("PNG", "image/png"), ("JPEG", "image/jpeg"), ("BMP", "image/png")]
+)
 def test_large_images_are_downscaled_keeping_aspect(fmt: str, mime: str) -> None:
     data = encode((800, 200), fmt)
     small, got_mime = fit_pixels(data, 10_000)

@@ -7,7 +7,13 @@ import json
 import sqlite3
 from pathlib import Path
 
-from finereason.models import Completion, Journal, ModelError, SamplingParams, request_key
+from finereason.models import (
+    Completion,
+    Journal,
+    ModelError,
+    SamplingParams,
+    request_key,
+)
 
 IMAGE = b"\x89PNG\r\n\x1a\n...pixels..."
 MESSAGES = [{"role": "user", "content": [{"type": "image", "image": IMAGE}, {"type": "text", "text": "Q?"}]}]
@@ -16,19 +22,44 @@ PARAMS = SamplingParams(max_tokens=100, seed=1)
 
 def test_key_is_stable_and_covers_model_messages_and_every_setting() -> None:
     key = request_key("openai:m", MESSAGES, PARAMS)
-    reordered = [{"content": [{"image": IMAGE, "type": "image"}, {"text": "Q?", "type": "text"}], "role": "user"}]
+    reordered = [
+        {"content": [{"image": IMAGE, "type": "image"}, {"text": "Q?", "type": "text"}], "role": "user"}
+    ]
     assert request_key("openai:m", reordered, SamplingParams(seed=1, max_tokens=100)) == key
     changed = [
         request_key("openai:other", MESSAGES, PARAMS),
-        request_key("openai:m", [{"role": "user", "content": [{"type": "image", "image": IMAGE + b"!"},
-                                                             {"type": "text", "text": "Q?"}]}], PARAMS),
-        request_key("openai:m", [{"role": "user", "content": [{"type": "image", "image": IMAGE},
-                                                             {"type": "text", "text": "Q!"}]}], PARAMS),
-        *(request_key("openai:m", MESSAGES, p) for p in [
-            SamplingParams(max_tokens=101, seed=1), SamplingParams(max_tokens=100, seed=2),
-            SamplingParams(max_tokens=100, seed=1, top_p=0.9), SamplingParams(max_tokens=100, seed=1, temperature=0.6),
-            SamplingParams(max_tokens=100, seed=1, n=2), SamplingParams(max_tokens=100, seed=1, stop=("x",)),
-            SamplingParams(max_tokens=100, seed=1, extra=(("k", 1),))]),
+        request_key(
+            "openai:m",
+            [
+                {
+                    "role": "user",
+                    "content": [{"type": "image", "image": IMAGE + b"!"}, {"type": "text", "text": "Q?"}],
+                }
+            ],
+            PARAMS,
+        ),
+        request_key(
+            "openai:m",
+            [
+                {
+                    "role": "user",
+                    "content": [{"type": "image", "image": IMAGE}, {"type": "text", "text": "Q!"}],
+                }
+            ],
+            PARAMS,
+        ),
+        *(
+            request_key("openai:m", MESSAGES, p)
+            for p in [
+                SamplingParams(max_tokens=101, seed=1),
+                SamplingParams(max_tokens=100, seed=2),
+                SamplingParams(max_tokens=100, seed=1, top_p=0.9),
+                SamplingParams(max_tokens=100, seed=1, temperature=0.6),
+                SamplingParams(max_tokens=100, seed=1, n=2),
+                SamplingParams(max_tokens=100, seed=1, stop=("x",)),
+                SamplingParams(max_tokens=100, seed=1, extra=(("k", 1),)),
+            ]
+        ),
     ]
     assert len({key, *changed}) == len(changed) + 1
 
@@ -55,7 +86,9 @@ def test_failures_are_reported_retried_and_never_overwrite_results(tmp_path: Pat
         await journal.put_failure("b", "m", PARAMS, ModelError("http_429"))
         assert journal.get("a") is None  # a failure is not a result: the next run asks again
         assert [(f.key, f.reason, f.detail, f.failures) for f in journal.failures()] == [
-            ("a", "timeout", "slow", 2), ("b", "http_429", "", 1)]
+            ("a", "timeout", "slow", 2),
+            ("b", "http_429", "", 1),
+        ]
         await journal.put("a", "m", PARAMS, [Completion("ok")])
         await journal.put("a", "m", PARAMS, [Completion("second answer is ignored")])
         await journal.put_failure("a", "m", PARAMS, ModelError("http_500"))

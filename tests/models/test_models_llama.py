@@ -46,7 +46,9 @@ def test_many_requests(llama_url: str) -> None:
     async def go() -> list:
         async with ModelClient(load_model(f"openai:smollm2@{llama_url}", concurrency=3)) as client:
             params = SamplingParams(max_tokens=4, temperature=0.0)
-            return await client.complete_many([([{"role": "user", "content": f"Say {i}."}], params) for i in range(6)])
+            return await client.complete_many(
+                [([{"role": "user", "content": f"Say {i}."}], params) for i in range(6)]
+            )
 
     results = asyncio.run(go())
     assert all(isinstance(r, list) and r[0].text for r in results)
@@ -55,4 +57,9 @@ def test_many_requests(llama_url: str) -> None:
 def test_check_real_server(llama_url: str) -> None:
     report = asyncio.run(check(f"openai:smollm2@{llama_url}"))
     [endpoint] = report["endpoints"]
-    assert report["ok"] and endpoint["serves_model"] and endpoint["models"] == ["smollm2"] and endpoint["chat_ok"]
+    assert (
+        report["ok"]
+        and endpoint["serves_model"]
+        and endpoint["models"] == ["smollm2"]
+        and endpoint["chat_ok"]
+    )

@@ -8,11 +8,11 @@ import io
 import random
 
 import pytest
-from conftest import BackgroundLoop
 from PIL import Image
 from servers.fake_openai import FakeServer
+from servers.harness import BackgroundLoop
 
-from finereason.models import ModelError, OpenAIModel, SamplingParams, Timeouts
+from finereason.models import ModelError, OpenAIModel, SamplingParams
 from finereason.models.openai_http import _read_response, fold_reasoning
 
 USER = [{"role": "user", "content": "hi"}]
@@ -29,10 +29,20 @@ def test_every_sampling_param_and_the_image_are_sent(fake: tuple[FakeServer, str
     image = png()
     messages = [
         {"role": "system", "content": "Be brief."},
-        {"role": "user", "content": [{"type": "image", "image": image}, {"type": "text", "text": "What is shown?"}]},
+        {
+            "role": "user",
+            "content": [{"type": "image", "image": image}, {"type": "text", "text": "What is shown?"}],
+        },
     ]
-    params = SamplingParams(max_tokens=123, temperature=0.7, top_p=0.9, n=2, seed=7, stop=("\n\n",),
-                            extra=(("repetition_penalty", 1.05),))
+    params = SamplingParams(
+        max_tokens=123,
+        temperature=0.7,
+        top_p=0.9,
+        n=2,
+        seed=7,
+        stop=("\n\n",),
+        extra=(("repetition_penalty", 1.05),),
+    )
 
     async def go() -> list:
         model = OpenAIModel(f"openai:my/model@{url}")
@@ -44,7 +54,14 @@ def test_every_sampling_param_and_the_image_are_sent(fake: tuple[FakeServer, str
     completions = asyncio.run(go())
     [body] = server.requests
     assert {k: body[k] for k in ("model", "max_tokens", "temperature", "top_p", "n", "seed", "stop")} == {
-        "model": "my/model", "max_tokens": 123, "temperature": 0.7, "top_p": 0.9, "n": 2, "seed": 7, "stop": ["\n\n"]}
+        "model": "my/model",
+        "max_tokens": 123,
+        "temperature": 0.7,
+        "top_p": 0.9,
+        "n": 2,
+        "seed": 7,
+        "stop": ["\n\n"],
+    }
     assert body["repetition_penalty"] == 1.05
     assert body["messages"][0] == {"role": "system", "content": "Be brief."}
     image_part, text_part = body["messages"][1]["content"]
@@ -90,12 +107,20 @@ def test_length_finish_is_kept_as_truncated(fake: tuple[FakeServer, str]) -> Non
     [
         ("answer", "  why  ", "stop", "<think>\nwhy\n</think>\n\nanswer", "why"),
         ("", "still thinking", "length", "<think>\nstill thinking\n", "still thinking"),
-        ("why</think>answer", None, "stop", "<think>\nwhy</think>answer", "why"),  # template pre-filled <think>
+        (
+            "why</think>answer",
+            None,
+            "stop",
+            "<think>\nwhy</think>answer",
+            "why",
+        ),  # template pre-filled <think>
         ("<think>why</think>answer", None, "stop", "<think>why</think>answer", "why"),
         ("plain answer", None, "stop", "plain answer", None),
     ],
 )
-def test_fold_reasoning(content: str, reasoning: str | None, finish: str, text: str, folded: str | None) -> None:
+def test_fold_reasoning(
+    content: str, reasoning: str | None, finish: str, text: str, folded: str | None
+) -> None:
     assert fold_reasoning(content, reasoning, finish) == (text, folded)
 
 
@@ -112,7 +137,9 @@ def test_keep_alive_reuses_one_connection(fake: tuple[FakeServer, str]) -> None:
     assert server.count == 5 and server.connections == 1
 
 
-def test_api_key_from_env_is_sent_but_never_shown(fake: tuple[FakeServer, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_api_key_from_env_is_sent_but_never_shown(
+    fake: tuple[FakeServer, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     server, url = fake
     monkeypatch.delenv("OPENAI_API_KEY", raising=False)
     monkeypatch.setenv("FINEREASON_API_KEY", "sk-secret")
@@ -137,7 +164,7 @@ def test_list_models(fake: tuple[FakeServer, str]) -> None:
 
 def test_unreachable_endpoint_is_a_retryable_connect_error() -> None:
     with pytest.raises(ModelError) as info:
-        asyncio.run(_complete("http://127.0.0.1:9/v1", timeouts=Timeouts(connect=2)))
+        asyncio.run(_complete("http://127.0.0.1:9/v1", timeouts={"connect": 2}))
     assert info.value.reason == "connect_error" and info.value.retryable
 
 
@@ -146,7 +173,9 @@ def test_bad_image_is_a_permanent_bad_input_error(fake: tuple[FakeServer, str]) 
 
     async def go() -> None:
         model = OpenAIModel(f"openai:x@{url}")
-        await model.complete([{"role": "user", "content": [{"type": "image", "image": b"nope"}]}], SamplingParams())
+        await model.complete(
+            [{"role": "user", "content": [{"type": "image", "image": b"nope"}]}], SamplingParams()
+        )
 
     with pytest.raises(ModelError) as info:
         asyncio.run(go())
@@ -195,9 +224,16 @@ def test_dead_endpoint_is_avoided(bg: BackgroundLoop) -> None:
     ("raw", "body", "keep_alive"),
     [
         (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}", b"{}", True),
-        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=1\r\n{\"a\r\n3\r\n\":1\r\n1\r\n}\r\n0\r\nT: v\r\n\r\n",
-         b'{"a":1}', True),
-        (b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx", b"x", False),
+        (
+            b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=1\r\n{"a\r\n3\r\n":1\r\n1\r\n}\r\n0\r\nT: v\r\n\r\n',
+            b'{"a":1}',
+            True,
+        ),
+        (
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\nx",
+            b"x",
+            False,
+        ),
         (b"HTTP/1.0 200 OK\r\n\r\nuntil-eof", b"until-eof", False),
     ],
 )
@@ -210,3 +246,15 @@ def test_read_response_framing(raw: bytes, body: bytes, keep_alive: bool) -> Non
 
     status, _, got, alive = asyncio.run(go())
     assert (status, got, alive) == (200, body, keep_alive)
+
+
+def test_one_model_across_event_loops(fake: tuple[FakeServer, str]) -> None:
+    server, url = fake
+    model = OpenAIModel(f"openai:fake-model@{url}", concurrency=2)
+
+    async def burst() -> None:  # more requests than slots, so the semaphore really waits
+        await asyncio.gather(*(model.complete(USER, SamplingParams()) for _ in range(6)))
+
+    asyncio.run(burst())
+    asyncio.run(burst())
+    assert server.count == 12

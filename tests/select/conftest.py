@@ -50,7 +50,7 @@ def samples(records: list[dict]) -> list[Sample]:
     return [record_to_sample(r) for r in records]
 
 
-def write_dataset(samples: list[Sample], root: Path, shard_size: int, manifest: dict | None = None) -> Path:
+def _write_dataset(samples: list[Sample], root: Path, shard_size: int, manifest: dict | None = None) -> Path:
     """Write samples as a finereason dataset folder with ``shard_size`` samples per shard."""
     ds = Dataset(root)
     for i in range(0, max(len(samples), 1), shard_size):
@@ -58,3 +58,9 @@ def write_dataset(samples: list[Sample], root: Path, shard_size: int, manifest: 
         ds.write_shard(i // shard_size, chunk, [], ShardCounts(i // shard_size, len(chunk), len(chunk), {}, 0.0, {}))
     atomic_write_json(root / "manifest.json", manifest or {"stage": "verify", "rejected": {"answer_missing": 3}})
     return root
+
+
+@pytest.fixture(scope="session")
+def write_dataset():
+    """The dataset writer, as a fixture (test modules of two folders must not import a shared ``conftest``)."""
+    return _write_dataset

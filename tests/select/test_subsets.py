@@ -50,7 +50,8 @@ def test_rules_reasons_in_order() -> None:
     assert rules.reason(0.5, "incorrect", [])[0] == "pass_rate_out_of_range"
     assert rules.reason(0.0, "incorrect", [])[0] == "verdict_not_correct"
     assert rules.reason(0.0, None, [])[0] == "no_verdict"
-    assert rules.reason(0.0, "correct", ["think_missing: no <think>"]) == ("flagged:think_missing", "think_missing: no <think>")
+    flag = "think_missing: no <think>"
+    assert rules.reason(0.0, "correct", [flag]) == ("flagged:think_missing", flag)
     assert rules.reason(0.0, "correct", ["language: 40% latin"]) is None  # not dropped by default
     assert rules.reason(0.0, "correct", []) is None
 
@@ -66,6 +67,7 @@ def test_flag_options() -> None:
     flags = ["language: 40% latin", "caption_too_short: 3 words < 100"]
     assert Rules(require_correct=False).reason(None, None, flags) is None
     assert Rules(require_correct=False, require_clean=True).reason(None, None, flags)[0] == "flagged:language"
-    assert Rules(require_correct=False, drop_flags=("caption_",)).reason(None, None, flags)[0] == "flagged:caption_too_short"
+    captions = Rules(require_correct=False, drop_flags=("caption_",))
+    assert captions.reason(None, None, flags)[0] == "flagged:caption_too_short"
     assert Rules(require_correct=False, drop_flags=()).reason(None, None, ["repetition: x"]) is None
     assert Rules(require_correct=False).reason(None, None, ["format:think_missing"])[0] == "flagged:format"

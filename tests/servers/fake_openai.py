@@ -71,7 +71,11 @@ class FakeServer:
                     "object": "chat.completion",
                     "model": self.model,
                     "choices": [{"index": i, "message": message, "finish_reason": finish} for i in range(n)],
-                    "usage": {"prompt_tokens": 10, "completion_tokens": tokens * n, "total_tokens": 10 + tokens * n},
+                    "usage": {
+                        "prompt_tokens": 10,
+                        "completion_tokens": tokens * n,
+                        "total_tokens": 10 + tokens * n,
+                    },
                 }
             ).encode()
             cached = _response(200, body)
@@ -105,7 +109,9 @@ class FakeServer:
                         length = int(line[15:])
                 body = await reader.readexactly(length) if length else b""
                 if head.startswith(b"GET /v1/models"):
-                    models = json.dumps({"object": "list", "data": [{"id": self.model, "object": "model"}]}).encode()
+                    models = json.dumps(
+                        {"object": "list", "data": [{"id": self.model, "object": "model"}]}
+                    ).encode()
                     writer.write(_response(200, models))
                     continue
                 self.count += 1
@@ -127,7 +133,11 @@ class FakeServer:
 
 
 def _response(status: int, body: bytes) -> bytes:
-    return b"HTTP/1.1 %d OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (status, len(body), body)
+    return b"HTTP/1.1 %d OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+        status,
+        len(body),
+        body,
+    )
 
 
 async def _main() -> None:

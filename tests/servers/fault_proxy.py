@@ -19,6 +19,7 @@ Faults:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import socket
@@ -87,13 +88,13 @@ class FaultProxy:
                     writer.write(_reply(429, b'{"error":{"message":"slow down"}}', b"Retry-After: 0\r\n"))
                     continue
                 if fault == "empty":
-                    writer.write(_reply(200, b'{"id":"x","object":"chat.completion","choices":[],"usage":{}}'))
+                    writer.write(
+                        _reply(200, b'{"id":"x","object":"chat.completion","choices":[],"usage":{}}')
+                    )
                     continue
                 if fault == "hang":
-                    try:
+                    with contextlib.suppress(ConnectionError):
                         await reader.read()  # until the client gives up and closes
-                    except ConnectionError:
-                        pass
                     return
                 if fault == "reset":
                     _reset(writer)

@@ -214,7 +214,7 @@ def test_scene_text_alone_answers_bar_and_table_questions() -> None:
                 label = re.search(r"bar for (\w+)\?", s.question).group(1)  # type: ignore[union-attr]
                 assert str(vals[label]) == s.meta_get("answer_text")
         elif task == "lookup":
-            row, col = re.search(r"value for (\w+) in (\w+)\?", s.question).groups()  # type: ignore[union-attr]
+            row, col = re.search(r"the (\w+) row and the (\w+) column", s.question).groups()  # type: ignore[union-attr]
             cells = re.search(rf"{row}: (.*?)(;|\.$)", scene).group(1)  # type: ignore[union-attr]
             assert re.search(rf"{col} = (\d+)", cells).group(1) == s.meta_get("answer_text")  # type: ignore[union-attr]
 

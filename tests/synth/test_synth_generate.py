@@ -6,12 +6,13 @@ import hashlib
 import os
 import subprocess
 import sys
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
 
 from finereason.io.images import decode, make_image
-from finereason.schema import samples_to_table, stable_id, table_to_samples
+from finereason.schema import Sample, samples_to_table, stable_id, table_to_samples
 from finereason.synth import FAMILIES, MC_RATE, generate, make_sample
 from finereason.synth.base import fmt_num
 
@@ -20,7 +21,8 @@ FREE_TYPES = {"integer", "number", "time", "text"}
 SRC = Path(__file__).resolve().parents[2] / "src"
 
 
-def _fields(s):  # everything a sample carries, images as bytes
+def _fields(s: Sample) -> tuple[object, ...]:
+    """Everything a sample carries, images included, for equality checks."""
     return (s.id, s.source, s.domain, s.question, s.answer, s.answer_type, s.options, s.meta,
             [(im.bytes, im.sha256, im.width, im.height, im.phash) for im in s.images])
 
@@ -134,7 +136,5 @@ def test_family_subset_and_unknown_family() -> None:
     (12, "12"), (-3, "-3"), (0, "0"), ("9/2", "4.5"), ("1/4", "0.25"), ("25434/100", "254.34"),
     ("314/10", "31.4"), ("7/3", "7/3"), ("-1/8", "-0.125"),
 ])
-def test_fmt_num_is_minimal_and_exact(value: object, text: str) -> None:
-    from fractions import Fraction
-
-    assert fmt_num(Fraction(value)) == text  # type: ignore[arg-type]
+def test_fmt_num_is_minimal_and_exact(value: int | str, text: str) -> None:
+    assert fmt_num(Fraction(value)) == text

@@ -97,32 +97,57 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_with_llm(args: argparse.Namespace, stage: CleanStage, paths: list[Path], inputs: list[str],
                   upstream: dict) -> int:
-    """Rules then the LLM, as one async stage; the model is loaded here and closed at the end."""
+    """Rules then the LLM as one async stage, through the journaled client.
+
+    The journal lives in the output folder (``.journal/clean.sqlite``), so a rerun after a kill
+    pays only for requests that had not finished; it is created after the output folder has
+    been checked, so a fresh run does not trip over its own journal.
+    """
     try:
-        from finereason.models.spec import SpecError, load_model, parse_spec
+        from finereason.models import Journal, ModelClient, ModelError, SpecError, load_model, parse_spec
         from finereason.prompts import PromptError, load_prompt
     except ImportError as e:
         print(f"finereason clean: error: --llm needs the model layer, which cannot be loaded ({e})", file=sys.stderr)
         return 2
     from finereason.clean.llm import LLMClean, RulesThenLLM
+    from finereason.pipeline.engine import prepare_output
 
     try:
         prompt = load_prompt(args.llm_prompt, expect=["question"])
         model_id = parse_spec(args.llm).model_id  # not the endpoints: moving hosts must not block a resume
         model = load_model(args.llm)
-    except (SpecError, PromptError, ImportError) as e:
-        print(f"finereason clean: error: --llm: {e}", file=sys.stderr)
+    except (SpecError, PromptError, ImportError, OSError, RuntimeError) as e:
+        print(f"finereason clean: error: --llm {args.llm}: {e}", file=sys.stderr)
         return 2
-    combined = RulesThenLLM(stage, LLMClean(model, prompt, model_id=model_id))
+    client = ModelClient(model)
+    combined = RulesThenLLM(stage, LLMClean(client, prompt, model_id=model_id))
     info = RunInfo(combined.name, combined.version, combined.settings(), inputs, upstream=upstream,
                    extra={"prompts": {"clean": prompt.ref}, "models": {"clean": args.llm}})
+    out = Dataset(args.out)
+    try:
+        prepare_output(out, info, args.overwrite)
+    except DatasetError:
+        asyncio.run(client.aclose())
+        raise
+    client.journal = Journal(out.root / ".journal" / "clean.sqlite")
+
+    def status() -> str:
+        u = client.usage
+        return f"{u.requests} requests · {u.cached} journaled · {u.failed} failed · {client.in_flight} in flight"
 
     async def go() -> dict:
         try:
-            return await run_async_stage(combined, shard_tasks(paths), args.out, info, total=len(paths),
-                                         overwrite=args.overwrite)
+            return await run_async_stage(combined, shard_tasks(paths), out.root, info, total=len(paths),
+                                         status=status)  # the output folder is prepared already
         finally:
-            await model.aclose()
+            await client.aclose()
 
-    print_summary(asyncio.run(go()))
+    try:
+        manifest = asyncio.run(go())
+    except ModelError as e:
+        print(f"finereason clean: error: a model request failed after retries ({e}); rerun the same command "
+              "to resume (answered requests are journaled)", file=sys.stderr)
+        return 1
+    print_summary(manifest)
     return 0
+

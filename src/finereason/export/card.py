@@ -100,7 +100,8 @@ def _table(header: list[str], rows: list[list[Any]]) -> str:
 
 
 def _counts(title: str, key: str, counts: Counter[str], total: int) -> str:
-    rows = [[k, v, f"{v / total:.1%}" if total else "-"] for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+    rows = [[k, v, f"{v / total:.1%}" if total else "-"] for k, v in ordered]
     return f"## {title}\n\n" + _table([key, "samples", "share"], rows)
 
 
@@ -115,7 +116,8 @@ def _pass_rate_section(st: DatasetStats) -> str:
     else:
         edges = np.linspace(0.0, 1.0, 11)
         hist, _ = np.histogram(rates, bins=edges)
-        buckets = [(f"[{a:.1f}, {b:.1f}{']' if i == 9 else ')'}", int(h)) for i, (a, b, h) in enumerate(zip(edges, edges[1:], hist))]
+        buckets = [(f"[{a:.1f}, {b:.1f}{']' if i == 9 else ')'}", int(h))
+                   for i, (a, b, h) in enumerate(zip(edges, edges[1:], hist))]
     peak = max(c for _, c in buckets) or 1
     rows = [[label, count, f"{count / len(rates):.1%}", "█" * round(20 * count / peak)] for label, count in buckets]
     text = "## Pass rate\n\nShare of the student's samples that were correct (0 = hardest).\n\n"
@@ -130,7 +132,7 @@ def _length_section(words: list[int]) -> str:
         return "## Reasoning length\n\nNo responses."
     a = np.asarray(words)
     p25, p50, p75, p95 = np.percentile(a, [25, 50, 75, 95])
-    row = [len(a), f"{a.mean():.0f}", f"{p50:.0f}", f"{p25:.0f}", f"{p75:.0f}", f"{p95:.0f}", int(a.min()), int(a.max())]
+    row = [len(a), f"{a.mean():.0f}", *(f"{p:.0f}" for p in (p50, p25, p75, p95)), int(a.min()), int(a.max())]
     return ("## Reasoning length\n\nWords (whitespace-separated) inside `<think>…</think>`, or of the whole "
             "response where there is no think block.\n\n"
             + _table(["responses", "mean", "median", "p25", "p75", "p95", "min", "max"], [row]))
@@ -142,7 +144,8 @@ def _rejections_section(st: DatasetStats) -> str:
     rows = [[stage, reason, count] for stage, reasons in st.rejections.items()
             for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1])]
     return ("## Rejections\n\nSamples removed along the way, by stage (newest first) and reason; each "
-            "stage keeps them, with details, in its `rejected/` folder.\n\n" + _table(["stage", "reason", "samples"], rows))
+            "stage keeps them, with details, in its `rejected/` folder.\n\n"
+            + _table(["stage", "reason", "samples"], rows))
 
 
 def _usage(info: ExportInfo) -> str:
@@ -156,7 +159,8 @@ def _usage(info: ExportInfo) -> str:
         where = ("Image paths are absolute." if info.image_paths == "absolute" else
                  "Image paths are relative to this folder; ms-swift resolves them against the working directory, "
                  "so run it from here.")
-        return f"## Use it\n\nms-swift, one `--dataset` per shard. {where}\n\n```bash\nswift sft --dataset data/train-*.jsonl ...\n```"
+        return (f"## Use it\n\nms-swift, one `--dataset` per shard. {where}\n\n"
+                "```bash\nswift sft --dataset data/train-*.jsonl ...\n```")
     loader = ('from datasets import load_dataset\n'
               'ds = load_dataset("parquet", data_files="/path/to/this/folder/data/train-*.parquet", split="train")\n'
               'ds[0]["images"]  # a list of PIL images')
@@ -193,7 +197,10 @@ def render_card(st: DatasetStats, title: str, export: ExportInfo | None = None) 
         parts.append(_counts("Verdicts", "verdict", st.verdicts, st.samples))
     parts.append(_length_section(st.reasoning_words))
     if st.flags:
-        parts.append(_counts("Quality flags", "flag", st.flags, st.samples))
+        codes: Counter[str] = Counter()
+        for flag, n in st.flags.items():  # full flag texts carry details; the card counts by code
+            codes[flag_code(flag)] += n
+        parts.append(_counts("Quality flags", "flag", codes, st.samples))
     parts.append(_rejections_section(st))
     lic = export.license if export else "not set"
     parts.append(

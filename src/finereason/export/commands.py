@@ -135,7 +135,9 @@ def run(args: argparse.Namespace) -> int:
     name = args.name or out.name
     _prepare(out, args.overwrite)
     stage = ExportStage(options, out)
-    info = RunInfo(stage=stage.name, version=stage.version, settings=stage.settings(),
+    # the input's shape is part of the identity: resuming over a re-selected input would mix two exports
+    settings = {**stage.settings(), "input_shards": len(paths), "input_rows": src.count()}
+    info = RunInfo(stage=stage.name, version=stage.version, settings=settings,
                    inputs=[str(src.root)], upstream=src.manifest())
     tasks = [Task(i, ExportShardLoader(i, p)) for i, p in enumerate(paths)]
     manifest = run_stage(stage, tasks, out / WORK_DIR, info, workers=args.workers, total=len(tasks))
@@ -154,9 +156,9 @@ def run(args: argparse.Namespace) -> int:
     }
     atomic_write_json(out / "manifest.json", exported)
     st = stats_from_summaries((c.extra["summary"] for c in work.done_counts()), exported)
-    card = write_card(st, out / "README.md", name, ExportInfo(
-        options.format, name, options.images, options.image_paths, len(data_files), exported["image_files"], args.license,
-    ))
+    info_card = ExportInfo(options.format, name, options.images, options.image_paths, len(data_files),
+                           exported["image_files"], args.license)
+    card = write_card(st, out / "README.md", name, info_card)
     print_summary(exported)
     print(f"  {len(data_files)} data file(s) under {out / DATA_DIR}; card: {card}")
     if not data_files:

@@ -64,7 +64,10 @@ class IngestStage:
             warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
             for rec in batch:
                 for out in self._convert(rec):
-                    (kept if isinstance(out, Sample) else rejected).append(out)
+                    if isinstance(out, Sample):
+                        kept.append(out)
+                    else:
+                        rejected.append(out)
         extra = {
             "images": sum(len(s.images) for s in kept),
             "text_only": sum(1 for s in kept if not s.images),
@@ -153,8 +156,8 @@ def ingest(
         version=VERSION,
         settings={
             **stage.settings(),
-            "formats": {p.path: p.format for p in plans},
-            "source": {p.path: p.source for p in plans},
+            "formats": {os.path.abspath(p.path): p.format for p in plans},
+            "source": {os.path.abspath(p.path): p.source for p in plans},
             "image_root": plans[0].image_root if plans else None,
             "shard_size": shard_size,
         },

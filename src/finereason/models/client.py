@@ -89,9 +89,12 @@ class ModelClient:
         self.usage = Usage()
         self.in_flight = 0
         self._gate: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._pending: dict[str, asyncio.Future[list[Completion]]] = {}
 
-    async def complete(self, messages: list[Message], params: SamplingParams = SamplingParams()) -> list[Completion]:
+    async def complete(
+        self, messages: list[Message], params: SamplingParams = SamplingParams()
+    ) -> list[Completion]:
         """``params.n`` completions: from the journal if done before, else from the model; or raise ModelError."""
         self.usage.requests += 1
         if self.journal is None:
@@ -123,9 +126,13 @@ class ModelClient:
         finally:
             del self._pending[key]
 
-    async def _complete_slot(self, key: str | None, messages: list[Message], params: SamplingParams) -> list[Completion]:
-        if self._gate is None:
-            self._gate = asyncio.Semaphore(self.concurrency)
+    async def _complete_slot(
+        self, key: str | None, messages: list[Message], params: SamplingParams
+    ) -> list[Completion]:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # first use, or a new asyncio.run(): a semaphore is loop-bound
+            self._loop, self._gate = loop, asyncio.Semaphore(self.concurrency)
+        assert self._gate is not None
         async with self._gate:
             self.in_flight += 1
             try:
@@ -141,9 +148,9 @@ class ModelClient:
                     await self.journal.put(key, self.model_id, params, result)  # done only once committed
             finally:
                 self.in_flight -= 1
-        for completion in result:
-            self.usage.prompt_tokens += completion.prompt_tokens
-            self.usage.completion_tokens += completion.completion_tokens
+        # n samples share one prompt: count it once, however each backend spreads it over samples.
+        self.usage.prompt_tokens += max((c.prompt_tokens for c in result), default=0)
+        self.usage.completion_tokens += sum(c.completion_tokens for c in result)
         return result
 
     async def _attempts(self, messages: list[Message], params: SamplingParams) -> list[Completion]:
@@ -154,7 +161,9 @@ class ModelClient:
             except ModelError as exc:
                 if not exc.retryable or attempt >= self.retries:
                     if attempt:
-                        raise ModelError(exc.reason, f"{exc.detail} (attempt {attempt + 1})", exc.retryable) from exc
+                        raise ModelError(
+                            exc.reason, f"{exc.detail} (attempt {attempt + 1})", exc.retryable
+                        ) from exc
                     raise
                 self.usage.retries += 1
                 self.usage.retry_reasons[exc.reason] = self.usage.retry_reasons.get(exc.reason, 0) + 1

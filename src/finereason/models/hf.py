@@ -143,6 +143,7 @@ class HFModel(BatchedModel):
         self._solo = itertools.count()
         self._eos_ids = _eos_ids(model, self.tokenizer)
         think_ids = {self.tokenizer.convert_tokens_to_ids(t) for t in (THINK_OPEN, THINK_CLOSE)}
+        think_ids = {i for i in think_ids if i is not None and i != self.tokenizer.unk_token_id}
         self._skip_ids = set(self.tokenizer.all_special_ids) - think_ids
 
     def batch_key(self, params: SamplingParams) -> Hashable:

@@ -52,7 +52,9 @@ def _header_size(data: bytes, mime: str) -> tuple[int, int] | None:
                 pos += 1
                 continue
             if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):  # start of frame
-                return int.from_bytes(data[pos + 7 : pos + 9], "big"), int.from_bytes(data[pos + 5 : pos + 7], "big")
+                return int.from_bytes(data[pos + 7 : pos + 9], "big"), int.from_bytes(
+                    data[pos + 5 : pos + 7], "big"
+                )
             pos += 2 + int.from_bytes(data[pos + 2 : pos + 4], "big")
     return None
 

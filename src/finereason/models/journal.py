@@ -22,6 +22,7 @@ failure is never returned as a result, so a rerun retries it.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import queue
@@ -110,9 +111,9 @@ class Journal:
         self._reader.execute("PRAGMA journal_mode=WAL")
         self._reader.execute(_SCHEMA)
         self._read_lock = threading.Lock()
-        self._queue: queue.SimpleQueue[tuple[str, tuple[Any, ...], asyncio.AbstractEventLoop, asyncio.Future[None]] | None] = (
-            queue.SimpleQueue()
-        )
+        self._queue: queue.SimpleQueue[
+            tuple[str, tuple[Any, ...], asyncio.AbstractEventLoop, asyncio.Future[None]] | None
+        ] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
 
@@ -132,7 +133,9 @@ class Journal:
             ).fetchone()
         if row is None:
             return None
-        return [Completion(**{k: v for k, v in c.items() if k in _COMPLETION_FIELDS}) for c in json.loads(row[0])]
+        return [
+            Completion(**{k: v for k, v in c.items() if k in _COMPLETION_FIELDS}) for c in json.loads(row[0])
+        ]
 
     def failures(self) -> list[Failure]:
         """Requests whose latest outcome is a failure, oldest first."""
@@ -150,7 +153,9 @@ class Journal:
 
     # -- writes ------------------------------------------------------------------------------
 
-    async def put(self, key: str, model_id: str, params: SamplingParams, completions: list[Completion]) -> None:
+    async def put(
+        self, key: str, model_id: str, params: SamplingParams, completions: list[Completion]
+    ) -> None:
         """Store a finished request; returns once the row is committed (the request is then done)."""
         value = json.dumps([asdict(c) for c in completions], ensure_ascii=False)
         await self._write(_PUT_DONE, (key, model_id, _params_json(params), value, time.time()))
@@ -171,7 +176,9 @@ class Journal:
         if self._writer is None:
             with self._writer_lock:
                 if self._writer is None:
-                    self._writer = threading.Thread(target=self._write_loop, name="finereason-journal", daemon=True)
+                    self._writer = threading.Thread(
+                        target=self._write_loop, name="finereason-journal", daemon=True
+                    )
                     self._writer.start()
 
     def _write_loop(self) -> None:
@@ -205,10 +212,8 @@ class Journal:
             for _, _, loop, future in batch:
                 by_loop.setdefault(loop, []).append(future)
             for loop, futures in by_loop.items():
-                try:
+                with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
                     loop.call_soon_threadsafe(_settle, futures, error)
-                except RuntimeError:  # that loop is closed: nobody is waiting any more
-                    pass
         conn.close()
 
     def close(self) -> None:

@@ -19,10 +19,12 @@ counting, so every backend gets the same policy.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import re
 import ssl
 from collections import deque
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -50,7 +52,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 API_KEY_ENV_VARS = ("FINEREASON_API_KEY", "OPENAI_API_KEY")
 #: Statuses worth another try: overload, gateway trouble, server bugs that may be transient.
-_RETRY_STATUSES = frozenset({408, 409, 425, 429})
+_RETRY_STATUSES = frozenset({408, 425, 429})
 _THINK_SPLIT = re.compile(r"\s*<think>(.*?)</think>", re.S)
 
 
@@ -120,7 +122,7 @@ class _Endpoint:
             self.failures, self.down_until = 0, 0.0
         else:
             self.failures += 1
-            self.down_until = asyncio.get_running_loop().time() + min(30.0, 0.5 * 2 ** self.failures)
+            self.down_until = asyncio.get_running_loop().time() + min(30.0, 0.5 * 2**self.failures)
 
     async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         while self.idle:
@@ -134,11 +136,15 @@ class _Endpoint:
                     self.host, self.port, ssl=self.tls, server_hostname=self.host if self.tls else None
                 )
         except TimeoutError as exc:
-            raise _retryable("connect_timeout", f"{self.url}: no connection after {self.timeouts.connect:g}s") from exc
+            raise _retryable(
+                "connect_timeout", f"{self.url}: no connection after {self.timeouts.connect:g}s"
+            ) from exc
         except OSError as exc:
             raise _retryable("connect_error", f"{self.url}: {exc}") from exc
 
-    async def request(self, method: bytes, suffix: bytes, body: bytes = b"") -> tuple[int, dict[bytes, bytes], bytes]:
+    async def request(
+        self, method: bytes, suffix: bytes, body: bytes = b""
+    ) -> tuple[int, dict[bytes, bytes], bytes]:
         """One HTTP exchange on a pooled connection; the connection goes back only after a clean reply."""
         reader, writer = await self._connection()
         head = b"%s %s%s HTTP/1.1\r\n%s" % (method, self.path, suffix, self.headers)
@@ -209,7 +215,11 @@ def _to_wire(messages: list[Message], max_pixels: int | None) -> list[dict[str, 
             for part in content:
                 if part.get("type") == "image":
                     image = part["image"]
-                    url = image_data_uri(image, max_pixels) if isinstance(image, (bytes, bytearray)) else str(image)
+                    url = (
+                        image_data_uri(image, max_pixels)
+                        if isinstance(image, (bytes, bytearray))
+                        else str(image)
+                    )
                     parts.append({"type": "image_url", "image_url": {"url": url}})
                 else:
                     parts.append(part)
@@ -229,14 +239,16 @@ def _parse_reply(data: bytes, n: int) -> list[Completion]:
     if not choices or not isinstance(choices, list):
         raise _retryable("empty_choices", str(reply.get("error") or "reply has no choices")[:300])
     if len(choices) < n:
-        raise ModelError("missing_choices", f"asked for n={n}, got {len(choices)} (does the server support n>1?)")
+        raise ModelError(
+            "missing_choices", f"asked for n={n}, got {len(choices)} (does the server support n>1?)"
+        )
     usage = reply.get("usage") or {}
     prompt_tokens = int(usage.get("prompt_tokens") or 0)
     # The server reports one total for all n samples; split it evenly (remainder to the first).
     total = int(usage.get("completion_tokens") or 0)
     shares = [total // len(choices) + (1 if i < total % len(choices) else 0) for i in range(len(choices))]
     out = []
-    for choice, share in zip(sorted(choices, key=lambda c: c.get("index", 0)), shares):
+    for choice, share in zip(sorted(choices, key=lambda c: c.get("index", 0)), shares, strict=True):
         message = choice.get("message")
         if not isinstance(message, dict):
             raise _retryable("malformed_json", "choice without a message object")
@@ -252,10 +264,8 @@ def _http_error(status: int, headers: dict[bytes, bytes], data: bytes, url: str)
     detail = f"{url}: {data[:300].decode('utf-8', 'replace')}"
     if status in _RETRY_STATUSES or status >= 500:
         retry_after = None
-        try:
+        with contextlib.suppress(KeyError, ValueError):  # absent, or an HTTP date: back off our own way
             retry_after = float(headers[b"retry-after"])
-        except (KeyError, ValueError):
-            pass
         return _retryable(f"http_{status}", detail, retry_after)
     return ModelError(f"http_{status}", detail)
 
@@ -275,7 +285,7 @@ class OpenAIModel:
         spec: ModelSpec | str,
         *,
         concurrency: int = 64,
-        timeouts: Timeouts = Timeouts(),
+        timeouts: Timeouts | Mapping[str, float] = Timeouts(),
         api_key: str | None = None,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
         accepts_images: bool = True,
@@ -292,8 +302,11 @@ class OpenAIModel:
         self.max_pixels = max_pixels
         key = api_key or next((os.environ[v] for v in API_KEY_ENV_VARS if os.environ.get(v)), "")
         auth = b"Authorization: Bearer " + key.encode() + b"\r\n" if key else b""
+        if isinstance(timeouts, Mapping):  # as written in a recipe: {connect: 10, read: 1800}
+            timeouts = Timeouts(**timeouts)
         self._endpoints = [_Endpoint(url, concurrency, timeouts, auth) for url in parsed.endpoints]
-        self._gate: asyncio.Semaphore | None = None  # created on first use, inside the running loop
+        self._gate: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     @property
     def max_concurrency(self) -> int:
@@ -317,9 +330,15 @@ class OpenAIModel:
             default=self._endpoints[0],
         )
 
-    async def _send(self, method: bytes, suffix: bytes, body: bytes = b"", endpoint: int | None = None) -> bytes:
-        if self._gate is None:
-            self._gate = asyncio.Semaphore(self.max_concurrency)
+    async def _send(
+        self, method: bytes, suffix: bytes, body: bytes = b"", endpoint: int | None = None
+    ) -> bytes:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop:  # first use, or a new asyncio.run(): loop-bound state starts afresh
+            self._loop, self._gate = loop, asyncio.Semaphore(self.max_concurrency)
+            for ep in self._endpoints:
+                ep.idle.clear()  # connections of a finished loop cannot be used from this one
+        assert self._gate is not None
         async with self._gate:  # the only queue: admitted requests always find a free slot
             ep = self._endpoints[endpoint] if endpoint is not None else self._pick()
             ep.in_flight += 1

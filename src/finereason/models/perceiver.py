@@ -118,14 +118,15 @@ def default_instruction() -> str:
     return load_prompt("describe_generic").render()
 
 
-def count_images(messages: list[Message]) -> int:
-    return sum(
-        1
+def image_bytes(messages: list[Message]) -> list[bytes]:
+    """Every image in ``messages``, in order of appearance."""
+    return [
+        part["image"]
         for m in messages
         if not isinstance(m.get("content"), str)
         for part in m.get("content") or []
         if part.get("type") == "image"
-    )
+    ]
 
 
 def ensure_can_see(model: Model, perceiver: Perceiver | None, *, has_images: bool = True) -> None:
@@ -146,13 +147,7 @@ async def replace_images(
     image bytes are described once.
     """
     instruction = instruction if instruction is not None else default_instruction()
-    images = [
-        part["image"]
-        for m in messages
-        if not isinstance(m.get("content"), str)
-        for part in m.get("content") or []
-        if part.get("type") == "image"
-    ]
+    images = image_bytes(messages)
     unique = list(dict.fromkeys(images))
     texts = await asyncio.gather(*(perceiver.describe(data, instruction) for data in unique))
     by_bytes = dict(zip(unique, texts, strict=True))
@@ -179,7 +174,7 @@ async def adapt_messages(
     model: Model, messages: list[Message], perceiver: Perceiver | None, instruction: str | None = None
 ) -> tuple[list[Message], list[Perception]]:
     """Messages ready for ``model``: unchanged if it sees images, else images turned into text."""
-    if model.accepts_images or count_images(messages) == 0:
+    if model.accepts_images or not image_bytes(messages):
         return messages, []
     ensure_can_see(model, perceiver)
     assert perceiver is not None  # narrowed by ensure_can_see

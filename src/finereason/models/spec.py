@@ -112,7 +112,9 @@ def parse_spec(spec: str) -> ModelSpec:
     if not rest:
         raise SpecError(f"model spec {spec!r}: nothing after '{kind}:'")
     if kind == "builtin" and rest not in BUILTIN_NAMES:
-        raise SpecError(f"model spec {spec!r}: unknown builtin {rest!r}; expected one of {', '.join(BUILTIN_NAMES)}")
+        raise SpecError(
+            f"model spec {spec!r}: unknown builtin {rest!r}; expected one of {', '.join(BUILTIN_NAMES)}"
+        )
     return ModelSpec(kind, rest, (), spec)
 
 

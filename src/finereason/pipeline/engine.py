@@ -57,7 +57,7 @@ def prepare_output(out: Dataset, info: RunInfo, overwrite: bool) -> None:
         import json
 
         prev = json.loads(run_file.read_text())
-        mine = info.identity()
+        mine = json.loads(json.dumps(info.identity()))  # as stored: tuples read back as lists
         for key in sorted(set(prev) | set(mine)):
             if prev.get(key) != mine.get(key):
                 raise DatasetError(

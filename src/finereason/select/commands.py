@@ -8,7 +8,7 @@ from finereason.io.store import Dataset
 from finereason.pipeline.engine import run_stage
 from finereason.pipeline.manifest import RunInfo
 from finereason.pipeline.options import add_run_options, print_summary
-from finereason.pipeline.progress import say
+from finereason.pipeline.progress import StageProgress, say
 from finereason.pipeline.stage import Task
 from finereason.select.caps import GROUPINGS, CapPolicy
 from finereason.select.plan import any_verdict, make_plan
@@ -113,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
     policy = CapPolicy(args.cap_per_source, args.cap_per_domain, args.balance, args.limit, args.seed)
     if args.verdict == "correct" and not verdicts:
         say("select: no sample has a verdict (verify never ran), so the verdict filter is off")
-    plan = make_plan(paths, rules, policy)
+    with StageProgress("select: plan", len(paths)) as bar:
+        plan = make_plan(paths, rules, policy, on_shard=bar.advance)
     stage = SelectStage(rules, policy)
     settings = {
         "subset": None if args.pass_rate else args.subset,

@@ -10,6 +10,7 @@ rewrite pass re-applies them instead of carrying their decisions around.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,8 +55,9 @@ class SelectionPlan:
 
 def _read(path: Path, columns: list[str]) -> pa.Table:
     try:
-        names = set(pq.ParquetFile(path).schema_arrow.names)
-        return pq.read_table(path, columns=[c for c in columns if c in names])
+        with pq.ParquetFile(path) as f:
+            names = set(f.schema_arrow.names)
+            return f.read(columns=[c for c in columns if c in names])
     except (OSError, pa.ArrowInvalid) as e:
         raise DatasetError(f"{path}: unreadable Parquet shard ({e})") from e
 
@@ -94,12 +96,15 @@ def _concat(parts: list[np.ndarray], dtype: type) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
 
 
-def make_plan(paths: list[Path], rules: Rules, policy: CapPolicy) -> SelectionPlan:
+def make_plan(
+    paths: list[Path], rules: Rules, policy: CapPolicy, on_shard: Callable[[], None] | None = None
+) -> SelectionPlan:
     """Read the small columns of every shard and decide which rule survivors the caps drop.
 
     ``rules.require_correct`` must already be resolved (see :func:`any_verdict`). Per candidate
     only an 8-byte key, two group codes and its position are kept (NumPy, per shard), so the
-    plan of a few million samples stays in tens of MB.
+    plan of a few million samples stays in tens of MB. ``on_shard`` is called after each shard
+    (a progress bar's advance).
     """
     sources, domains = _Codes(), _Codes()
     before: dict[str, Counter[str]] = {"source": Counter(), "domain": Counter()}
@@ -120,6 +125,8 @@ def make_plan(paths: list[Path], rules: Rules, policy: CapPolicy) -> SelectionPl
         dom.append(np.array([domains.code(domain[r] or UNKNOWN_DOMAIN) for r in rows], dtype=np.int32))
         shard_of.append(np.full(len(rows), shard, dtype=np.int32))
         row_of.append(np.array(rows, dtype=np.int32))
+        if on_shard is not None:
+            on_shard()
     src_names, src_remap = sources.sorted_remap()
     dom_names, dom_remap = domains.sorted_remap()
     src_arr = src_remap[_concat(src, np.int64)]

@@ -12,7 +12,7 @@ from finereason.synth.base import (
     label_distractors,
     numeric_distractors,
 )
-from finereason.synth.draw import SERIES, TITLE, canvas, nice_step, text, value_axis
+from finereason.synth.draw import SERIES, TITLE, canvas, font, nice_step, text, value_axis
 
 TASKS = ("value_of", "max_minus_min", "sum", "argmax", "argmin", "count_above", "pair_diff")
 
@@ -35,9 +35,12 @@ def generate(rng: random.Random) -> Problem:
     values, step = _values(rng, n, labelled)
     top = math.ceil(max(values) / step) * step
 
-    im, d = canvas(480, 360)
-    text(d, (240, 22), title, size=TITLE)
-    box = (62, 60, 462, 300)
+    # Wide enough that neighbouring category labels never touch (7 × "Rabbits" needs ~520 px).
+    slot_min = max(font(16).getlength(lab) for lab in labels) + 12
+    width = max(480, round(80 + n * slot_min))
+    im, d = canvas(width, 360)
+    text(d, (width / 2, 22), title, size=TITLE)
+    box = (62, 60, width - 18, 300)
     y_of = value_axis(d, box, top, step)
     slot = (box[2] - box[0]) / n
     colour = rng.choice(SERIES)
@@ -59,6 +62,7 @@ def generate(rng: random.Random) -> Problem:
     task = rng.choice(TASKS)
     params: dict[str, object] = {"title": title, "labels": labels, "values": values,
                                  "step": step, "top": top, "labelled": labelled}
+    answer: int | str
     hint = "Answer with a number."
     if task == "value_of":
         i = rng.randrange(n)
@@ -82,7 +86,7 @@ def generate(rng: random.Random) -> Problem:
         (best, other) = (hi, lo) if task == "argmax" else (lo, hi)
         runner = by_value[-2] if task == "argmax" else by_value[1]
         answer, atype = best[1], "text"
-        wrong = label_distractors(rng, answer, labels, [runner[1], other[1]])
+        wrong = label_distractors(rng, best[1], labels, [runner[1], other[1]])
         hint = "Answer with the category name."
     elif task == "count_above":
         # Between two neighbouring values (strictly, unless they are consecutive integers).

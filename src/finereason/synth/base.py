@@ -107,12 +107,13 @@ def label_distractors(rng: random.Random, answer: str, labels: Iterable[str],
 
 
 #: Chart/table themes: (title, short category labels). Labels stay ≤ 7 letters so they fit
-#: under a bar at 16 px.
+#: under a bar at 16 px, and are never colour names (a blue slice labelled "Red" would test
+#: something else).
 CATEGORY_THEMES: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Fruit sold", ("Apples", "Pears", "Plums", "Kiwis", "Mangos", "Grapes", "Lemons", "Limes")),
     ("Pets owned", ("Cats", "Dogs", "Fish", "Birds", "Rabbits", "Turtles", "Mice", "Snakes")),
     ("Books read", ("Ana", "Ben", "Chen", "Dara", "Eli", "Fay", "Gus", "Hana")),
-    ("Votes", ("Red", "Blue", "Green", "Orange", "Purple", "Pink", "Brown", "Grey")),
+    ("Flights", ("Paris", "Rome", "Oslo", "Cairo", "Lima", "Tokyo", "Delhi", "Seoul")),
     ("Trips taken", ("Bus", "Train", "Car", "Bike", "Walk", "Ferry", "Tram", "Taxi")),
     ("Goals scored", ("Lions", "Tigers", "Bears", "Wolves", "Hawks", "Sharks", "Eagles", "Foxes")),
 )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 from collections import Counter
 
-
 from finereason.synth.base import Problem, fmt_num, numeric_distractors
 from finereason.synth.draw import RGB, Draw, canvas
 

@@ -2,16 +2,18 @@
 
 Images are drawn straight onto a palette ("P") canvas rather than RGB: every family uses a
 handful of flat colours, and a palette PNG encodes about three times faster and smaller than
-the same picture in RGB, which is what keeps synthesis above 200 samples/s per core. Palette
-canvases also make Pillow draw text without anti-aliasing, so the output is byte-identical for
-the same Pillow/FreeType build and still crisp enough for OCR at the sizes used here (≥16 px).
+the same picture in RGB, which is what keeps synthesis above 200 samples/s per core. Pillow
+draws text on palette canvases without anti-aliasing (blended edge colours are not in the
+palette); at the sizes used here (≥16 px) it stays crisp enough for OCR such as tesseract.
+Output is byte-identical for a given Pillow/FreeType build; other builds may rasterise the
+built-in font slightly differently.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from PIL import Image as PILImage
 from PIL import ImageDraw, ImageFont
@@ -36,7 +38,7 @@ LABEL = 18
 TITLE = 22
 
 
-@lru_cache(maxsize=None)
+@cache
 def font(size: int) -> ImageFont.FreeTypeFont:
     """Pillow's built-in scalable font (Pillow ≥ 10.1), so no system fonts are needed."""
     return ImageFont.load_default(size=size)  # type: ignore[return-value]
@@ -72,7 +74,7 @@ def _text_mask(s: str, size: int, anchor: str) -> tuple[PILImage.Image, int, int
     hundred strings (tick values, numerals, labels) recur across samples; pasting a cached
     mask takes ~6 µs and gives the same pixels as drawing the text directly.
     """
-    left, top, right, bottom = font(size).getbbox(s, anchor=anchor)
+    left, top, right, bottom = (int(v) for v in font(size).getbbox(s, anchor=anchor))
     # getbbox can be a pixel short of what is rendered (the last "e" of "Blue"): pad.
     left, top, right, bottom = left - _PAD, top - _PAD, right + _PAD, bottom + _PAD
     mask = PILImage.new("1", (right - left, bottom - top), 0)

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from fractions import Fraction
-
 
 from finereason.synth.base import Number, Problem, fmt_num, numeric_distractors
 from finereason.synth.draw import BLACK, LABEL, RGB, SERIES, WHITE, Draw, canvas, font, text
@@ -28,7 +27,7 @@ Point = tuple[float, float]
 Solved = tuple[str, str, Number, list[Number], dict[str, object]]
 
 
-def _fit(points: list[Point], box: tuple[float, float, float, float]) -> list[Point]:
+def _fit(points: Sequence[Point], box: tuple[float, float, float, float]) -> list[Point]:
     """Scale and centre a figure (in any units, y up) into a pixel box (y down)."""
     xs, ys = [p[0] for p in points], [p[1] for p in points]
     left, top, right, bottom = box
@@ -91,8 +90,8 @@ def _right_triangle(rng: random.Random, d: Draw) -> Solved:
     text(d, _outside(pts[0], pts[2], centre, 36), labels["height"])
     text(d, _outside(pts[1], pts[2], centre, 36), labels["hyp"])
     scene = (f"Right triangle with the right angle (marked by a small square) at the "
-             f"bottom-{side} corner. Horizontal leg labelled '{labels['base']}', vertical leg labelled "
-             f"'{labels['height']}', hypotenuse labelled '{labels['hyp']}'.")
+             f"bottom-{side} corner. Horizontal leg labelled '{labels['base']}', vertical leg "
+             f"labelled '{labels['height']}', hypotenuse labelled '{labels['hyp']}'.")
     params: dict[str, object] = {"legs": [a, b], "hypotenuse": c, "unknown": unknown}
     q = "In the right triangle, what is the length of the side marked '?' in cm?"
     if unknown == "hypotenuse":

@@ -12,7 +12,6 @@ from collections.abc import Callable
 from fractions import Fraction
 
 from PIL import Image as PILImage
-from PIL import ImageDraw
 
 from finereason.synth.base import Problem, fmt_num, numeric_distractors
 from finereason.synth.draw import BLACK, SERIES, canvas, text

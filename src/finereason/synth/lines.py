@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 
@@ -90,7 +91,7 @@ def generate(rng: random.Random) -> Problem:
         answer, atype = fmt_num(hi - lo), "integer"
         wrong = numeric_distractors(rng, hi - lo, [hi, hi - values[order[1]], hi + lo], step=step)
     else:  # count_increases
-        ups = sum(b > a for a, b in zip(values, values[1:]))
+        ups = sum(b > a for a, b in itertools.pairwise(values))
         question = f"In how many {kind}s did the value rise compared with the previous {kind}?"
         answer, atype = fmt_num(ups), "integer"
         wrong = numeric_distractors(rng, ups, [n - 1 - ups, ups + 1], minimum=0, maximum=n - 1)

@@ -62,6 +62,7 @@ def generate(rng: random.Random) -> Problem:
              f"legend giving each slice's percentage: {parts}.")
     params: dict[str, object] = {"title": title, "labels": labels, "shares": shares}
     order = sorted(range(n), key=lambda i: shares[i])
+    answer: int | str
     hint = "Answer with a number."
     task = rng.choice(TASKS)
     if task == "percent_of":
@@ -76,7 +77,7 @@ def generate(rng: random.Random) -> Problem:
         best, runner = (order[-1], order[-2]) if task == "argmax" else (order[0], order[1])
         question = f"Which category has the {word} share?"
         answer, atype = labels[best], "text"
-        wrong = label_distractors(rng, answer, labels, [labels[runner]])
+        wrong = label_distractors(rng, labels[best], labels, [labels[runner]])
         hint = "Answer with the category name."
     elif task == "max_minus_min":
         hi, lo = shares[order[-1]], shares[order[0]]

@@ -52,12 +52,13 @@ def generate(rng: random.Random) -> Problem:
     scene = (f"Table titled '{title}' with {nr} rows ({', '.join(rows)}) and {nc} columns "
              f"({', '.join(cols)}). Cells: {body}.")
     params: dict[str, object] = {"title": title, "rows": rows, "cols": cols, "cells": grid}
+    answer: int | str
     hint = "Answer with a number."
     task = rng.choice(TASKS)
     r, c = rng.randrange(nr), rng.randrange(nc)
     column = [grid[i][c] for i in range(nr)]
     if task == "lookup":
-        question = f"In the table, what is the value for {rows[r]} in {cols[c]}?"
+        question = f"What is the value in the {rows[r]} row and the {cols[c]} column?"
         answer, atype = grid[r][c], "integer"
         near = [grid[r][(c + 1) % nc], grid[(r + 1) % nr][c]]
         wrong = numeric_distractors(rng, answer, near)
@@ -77,7 +78,7 @@ def generate(rng: random.Random) -> Problem:
         best = max(range(nr), key=lambda i: column[i])
         answer, atype = rows[best], "text"
         row_best = max(range(nr), key=lambda i: max(grid[i]))
-        wrong = label_distractors(rng, answer, rows, [rows[row_best]])
+        wrong = label_distractors(rng, rows[best], rows, [rows[row_best]])
         hint = "Answer with the row name."
         params["target"] = cols[c]
     elif task == "col_max":
@@ -89,7 +90,8 @@ def generate(rng: random.Random) -> Problem:
         c1, c2 = rng.sample(range(nc), 2)
         if grid[r][c1] < grid[r][c2]:
             c1, c2 = c2, c1
-        question = f"For {rows[r]}, how much greater is the {cols[c1]} value than the {cols[c2]} value?"
+        question = (f"For {rows[r]}, how much greater is the {cols[c1]} value than the "
+                    f"{cols[c2]} value?")
         answer, atype = grid[r][c1] - grid[r][c2], "integer"
         wrong = numeric_distractors(rng, answer, [grid[r][c1] + grid[r][c2], grid[r][c1]],
                                     minimum=1)

@@ -22,12 +22,19 @@ from finereason.verify.extract import (
     parse_options,
     split_think,
 )
-from finereason.verify.judge import JUDGE_PROMPT, build_judge_prompt, parse_judgment, prompt_judge
+from finereason.verify.judge import (
+    JUDGE_PROMPT,
+    JUDGE_PROMPT_VERSION,
+    build_judge_prompt,
+    parse_judgment,
+    prompt_judge,
+)
 from finereason.verify.normalize import normalize_answer
 from finereason.verify.quality import QualityConfig, check_caption, check_response
 
 __all__ = [
     "JUDGE_PROMPT",
+    "JUDGE_PROMPT_VERSION",
     "Extraction",
     "QualityConfig",
     "ThinkSplit",

@@ -19,6 +19,7 @@ a timeout, a crashed worker or an unparseable judge reply is ``error`` with the 
 from __future__ import annotations
 
 import atexit
+import threading
 from dataclasses import dataclass
 from typing import Iterable, Literal, Mapping, Optional, Sequence, Union
 
@@ -58,8 +59,9 @@ class Verdict:
 class VerifyItem:
     """One pair for :meth:`Verifier.verify_many`.
 
-    ``answer_type``: None infers; "choice" forces letter/option handling and skips math;
-    "text" skips math-verify (prose answers); "math" is the default full cascade.
+    ``answer_type``: None infers from the answers; "choice" decides by option letters and option
+    texts only (the reference may be a letter or an option's text); "text" never calls
+    math-verify (prose answers); "math" is the full cascade, same as None.
     ``options`` may be a list (lettered A, B, …) or a letter→text mapping; when empty they are
     parsed from ``question``.
     """
@@ -88,10 +90,12 @@ def _options_of(item: VerifyItem) -> dict[str, str]:
     return parse_options(item.question) if item.question else {}
 
 
-def _gold_letter(gold_norm: str, opts: Mapping[str, str], answer_type: Optional[str]) -> Optional[str]:
+def _gold_letter(gold_norm: str, opts: Mapping[str, str],
+                 answer_type: Optional[str]) -> Optional[str]:
     """The gold's choice letter: a lone capital letter (inside the options, if known)."""
     stripped = gold_norm.strip("() .")
-    if len(stripped) == 1 and stripped.isalpha() and (stripped.isupper() or answer_type == "choice"):
+    lone = len(stripped) == 1 and stripped.isalpha()
+    if lone and (stripped.isupper() or answer_type == "choice"):
         letter = stripped.upper()
         return letter if not opts or letter in opts else None
     if answer_type == "choice" and opts:
@@ -129,7 +133,8 @@ def _choice_step(item: VerifyItem, gold: str, pred: str) -> Optional[_Plan]:
 def _plan(item: VerifyItem) -> _Plan:
     """Run the in-process steps (exact, choice, numeric) for one item."""
     if item.answer_type is not None and item.answer_type not in _ANSWER_TYPES:
-        raise ValueError(f"answer_type must be one of {_ANSWER_TYPES} or None, got {item.answer_type!r}")
+        raise ValueError(
+            f"answer_type must be one of {_ANSWER_TYPES} or None, got {item.answer_type!r}")
     if item.pred is None or not item.pred.strip():
         return _Plan(Verdict("unparsed", "none", "no answer was extracted"))
     if not item.gold or not item.gold.strip():
@@ -145,15 +150,16 @@ def _plan(item: VerifyItem) -> _Plan:
     if choice is not None:
         return choice
     if item.answer_type == "choice":
-        return _Plan(Verdict("incorrect", "choice", "reference is not a known option"), may_judge=True)
+        return _Plan(Verdict("incorrect", "choice", "reference is not a known option"),
+                     may_judge=True)
 
     # Which rule decided the scalar parts: "numeric" when numbers were compared by value.
     numeric: dict[bool, bool] = {True: False, False: False}
 
     def leaf(g: str, p: str) -> Optional[bool]:
         result = cheap_leaf_equal(g, p)
-        if result is not None and exact_key(g) != exact_key(p) and parse_quantity(g) and parse_quantity(p):
-            numeric[result] = True
+        if result is not None and exact_key(g) != exact_key(p):
+            numeric[result] |= parse_quantity(g) is not None and parse_quantity(p) is not None
         return result
 
     same = compare_structured(gold, pred, leaf)
@@ -164,11 +170,12 @@ def _plan(item: VerifyItem) -> _Plan:
         qg, qp = parse_quantity(gold), parse_quantity(pred)
         definitive = qg is not None and qp is not None and not qg.unit and not qp.unit
         step = "numeric" if numeric[False] else "exact"
-        return _Plan(Verdict("incorrect", step, "different values" if numeric[False] else "different answers"),
-                     may_judge=not definitive)
+        detail = "different values" if numeric[False] else "different answers"
+        return _Plan(Verdict("incorrect", step, detail), may_judge=not definitive)
     if item.answer_type == "text":
         return _Plan(Verdict("incorrect", "exact", "different text"), may_judge=True)
-    return _Plan(Verdict("incorrect", "none", "no step showed equivalence"), math=(gold, pred), may_judge=True)
+    return _Plan(Verdict("incorrect", "none", "no step showed equivalence"), math=(gold, pred),
+                 may_judge=True)
 
 
 def _judge(judge: Judge, item: VerifyItem) -> Verdict:
@@ -180,7 +187,8 @@ def _judge(judge: Judge, item: VerifyItem) -> Verdict:
     if parsed is None:
         tail = reply.strip().splitlines()[-1][:120] if reply.strip() else ""
         return Verdict("error", "judge", f"unparseable judge reply (last line: {tail!r})")
-    return Verdict(parsed, "judge", "JUDGMENT: " + ("EQUIVALENT" if parsed == "correct" else "DIFFERENT"))
+    line = "JUDGMENT: EQUIVALENT" if parsed == "correct" else "JUDGMENT: DIFFERENT"
+    return Verdict(parsed, "judge", line)
 
 
 def _as_item(x: Union[VerifyItem, tuple]) -> VerifyItem:
@@ -207,7 +215,8 @@ class Verifier:
         item = VerifyItem(pred, gold, options, answer_type, question)
         return self.verify_many([item], judge=judge, timeout_s=timeout_s)[0]
 
-    def verify_many(self, items: Iterable[Union[VerifyItem, tuple]], *, judge: Optional[Judge] = None,
+    def verify_many(self, items: Iterable[Union[VerifyItem, tuple]], *,
+                    judge: Optional[Judge] = None,
                     timeout_s: Optional[float] = None) -> list[Verdict]:
         """Verify many pairs: cheap steps in-process, then one pool batch, then the judge."""
         judge = judge or self.judge
@@ -250,14 +259,16 @@ def _apply_math(p: _Plan, value: Optional[dict], error: Optional[str]) -> _Plan:
 
 
 _default: Optional[Verifier] = None
+_default_lock = threading.Lock()
 
 
 def _shared() -> Verifier:
     global _default
-    if _default is None:
-        _default = Verifier()
-        atexit.register(close)
-    return _default
+    with _default_lock:
+        if _default is None:
+            _default = Verifier()
+            atexit.register(close)
+        return _default
 
 
 def verify_answer(pred: Optional[str], gold: str, *, options: Options = (),
@@ -268,8 +279,8 @@ def verify_answer(pred: Optional[str], gold: str, *, options: Options = (),
     ``pred`` is the *extracted* answer (see :func:`finereason.verify.extract.extract_answer`);
     None means nothing was extracted and gives ``unparsed``.
     """
-    return _shared().verify(pred, gold, options=options, answer_type=answer_type, question=question,
-                            judge=judge, timeout_s=timeout_s)
+    return _shared().verify(pred, gold, options=options, answer_type=answer_type,
+                            question=question, judge=judge, timeout_s=timeout_s)
 
 
 def verify_many(items: Iterable[Union[VerifyItem, tuple]], *, judge: Optional[Judge] = None,

@@ -97,9 +97,9 @@ def _clean_line_answer(text: str) -> str:
 def extract_answer(response: str) -> Optional[Extraction]:
     """The final answer of a response, looking only outside the reasoning block.
 
-    Priority: the last ``<answer>…</answer>``; else the last ``\\boxed{…}``; else the last line of
-    the form "... answer is X" / "Answer: X". An unclosed ``<answer>`` (a truncated reply) or an
-    empty marker yields None.
+    Priority: the last ``<answer>…</answer>``; else the last ``\\boxed{…}``; else the last
+    line of the form "... answer is X" / "Answer: X". An unclosed ``<answer>`` (a truncated
+    reply) or an empty marker yields None.
     """
     outside = split_think(response).outside
     tags = _ANSWER_TAG_RE.findall(outside)
@@ -134,7 +134,8 @@ def parse_options(question: str) -> dict[str, str]:
     in the text) the last longest run wins. Returns {} when fewer than two options are found.
     The last option ends at its line end, so trailing instructions are not swallowed.
     """
-    marks = [(m.start(), m.end(), m.group(1) or m.group(2)) for m in _OPTION_MARK_RE.finditer(question)]
+    marks = [(m.start(), m.end(), m.group(1) or m.group(2))
+             for m in _OPTION_MARK_RE.finditer(question)]
     best: list[tuple[int, int, str]] = []
     for i, (_, _, letter) in enumerate(marks):
         if letter != "A":
@@ -167,7 +168,7 @@ _LEADING_LETTER_RE = re.compile(r"^(?:\(([A-Z])\)|([A-Z])[.:)])\s*\S")
 
 
 def _texts_match(a: str, b: str) -> bool:
-    """Option text equality: normalised exact, word-insensitive, or same quantity (5 == 5 pieces)."""
+    """Option text equality: normalised exact, same words, or same quantity (5 == 5 pieces)."""
     na, nb = normalize_answer(a), normalize_answer(b)
     if exact_key(na) == exact_key(nb):
         return True
@@ -184,7 +185,8 @@ def option_for_text(text: str, options: Mapping[str, str]) -> Optional[str]:
     return hits[0] if len(hits) == 1 else None
 
 
-def extract_choice(text: Optional[str], options: Mapping[str, str] | Sequence[str] = ()) -> Optional[str]:
+def extract_choice(text: Optional[str],
+                   options: Mapping[str, str] | Sequence[str] = ()) -> Optional[str]:
     """The single choice letter an answer commits to, or None.
 
     Accepted: "C", "(C)", "C.", "option C", "Answer: C", "the answer is (C) because A is wrong"

@@ -102,7 +102,8 @@ def math_leaf_equal(gold: str, pred: str) -> Optional[bool]:
         return True  # guard 5
     # allow_set_relation_comp: an interval gold and an inequality prediction describe the same
     # set; math-verify only allows that comparison in the other direction by default.
-    if not verify(g, p, timeout_seconds=None, allow_set_relation_comp=True):  # type: ignore[arg-type]
+    if not verify(g, p, timeout_seconds=None,  # type: ignore[arg-type]
+                  allow_set_relation_comp=True):
         return False
     if isinstance(g, Basic) and isinstance(p, Basic) and g.is_number and p.is_number:
         return _numbers_close(g, p)

@@ -116,14 +116,15 @@ def matching_brace(text: str, open_pos: int) -> int:
 
 
 def _strip_outer_math(text: str) -> str:
-    """Remove delimiters that wrap the whole answer: $$…$$, $…$, \\[…\\], \\(…\\), **…**, `…`."""
+    """Strip delimiters around the whole answer ($$, $, \\[ \\], \\( \\), **, backticks)."""
     pairs = (("$$", "$$"), ("$", "$"), ("\\[", "\\]"), ("\\(", "\\)"), ("**", "**"), ("`", "`"))
     changed = True
     while changed:
         changed = False
         text = text.strip()
         for left, right in pairs:
-            if len(text) > len(left) + len(right) and text.startswith(left) and text.endswith(right):
+            wrapped = text.startswith(left) and text.endswith(right)
+            if wrapped and len(text) > len(left) + len(right):
                 text = text[len(left):-len(right)]
                 changed = True
     return text
@@ -133,9 +134,10 @@ def normalize_answer(text: str) -> str:
     """Canonical surface form of an answer (gold or prediction).
 
     Only notation is changed, never meaning: delimiters, formatting commands, spacing macros,
-    ``\\dfrac``→``\\frac``, ``^{2}``→``^2``, ``\\times``→``\\cdot``, ``\\cos^{-1}``→``\\arccos``,
-    degree marks, ``\\%``→``%``, unicode math symbols, thousands separators and a trailing
-    full stop. Signs, decimal points, digits and case are kept.
+    ``\\dfrac``→``\\frac``, ``^{2}``→``^2``, ``\\times``→``\\cdot``,
+    ``\\cos^{-1}``→``\\arccos``, ``\\frac12``→``\\frac{1}{2}``, degree marks, ``\\%``→``%``,
+    unicode math symbols, thousands separators and a trailing full stop. Signs, decimal points,
+    digits and case are kept.
     """
     s = _strip_outer_math(text)
     s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], s)
@@ -263,7 +265,7 @@ def _is_unit(unit: str, spaced: bool) -> bool:
 
 
 def parse_quantity(norm: str) -> Optional[Quantity]:
-    """Parse ``-3``, ``0.5``, ``5/3``, ``\\frac{1}{2}``, ``1.2\\cdot10^{3}``, ``50%``, ``5.4 acres``.
+    """Parse ``-3``, ``0.5``, ``5/3``, ``\\frac{1}{2}``, ``1.2\\cdot10^{3}``, ``50%``, ``5.4 ha``.
 
     Returns None for anything else (expressions, variables, ``2x``, ``2 ab``): a number glued to
     letters is only a quantity when the letters are a known unit symbol or a spaced word.
@@ -354,7 +356,7 @@ _SIM_RE = re.compile(
 
 
 def parse_similarity(norm: str) -> Optional[tuple[str, frozenset[tuple[str, str]]]]:
-    """``△ABD ~ △CAD`` -> ("sim", {(A,C), (B,A), (D,D)}): the relation and vertex correspondence.
+    """``△ABD ~ △CAD`` -> ("sim", {(A,C), (B,A), (D,D)}): relation and vertex correspondence.
 
     Two statements are the same claim when they pair the same vertices, whatever the order in
     which the vertices are listed or which figure is written first.
@@ -458,7 +460,8 @@ LeafCompare = Callable[[str, str], Optional[bool]]
 _MATCH_BUDGET = 20_000  # backtracking steps; parts lists are short, this only stops adversaries
 
 
-def _match_unordered(gold: tuple[str, ...], pred: tuple[str, ...], leaf: LeafCompare) -> Optional[bool]:
+def _match_unordered(gold: tuple[str, ...], pred: tuple[str, ...],
+                     leaf: LeafCompare) -> Optional[bool]:
     """Perfect matching of parts by backtracking; None if only undecided pairs could complete it
     (or the search budget ran out)."""
     if sorted(map(exact_key, gold)) == sorted(map(exact_key, pred)):
@@ -522,7 +525,7 @@ _ASSIGN_RE = re.compile(r"^(?P<lhs>[^=<>0-9+\-*/^]+?)\s*=\s*(?P<rhs>[^=<>]+)$")
 
 
 def strip_assignment(norm: str) -> str:
-    """``x = 5``, ``AB = 5``, ``\angle ABC = 30`` -> the value; used when only one side has ``=``."""
+    """``x = 5``, ``AB = 5``, ``\\angle ABC = 30`` -> the value (when only one side has ``=``)."""
     m = _ASSIGN_RE.match(norm)
     return m.group("rhs").strip() if m else norm
 

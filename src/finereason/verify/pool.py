@@ -120,7 +120,8 @@ class WorkerPool:
                         elapsed_s=now - w.sent_at)
                     self._drop(w)
                 elif not w.ready and now >= w.started + self.start_timeout_s:
-                    self._fail_queue(results, queue, f"worker did not start in {self.start_timeout_s:g}s")
+                    reason = f"worker did not start in {self.start_timeout_s:g}s"
+                    self._fail_queue(results, queue, reason)
                     self._drop(w)
         return [r if r is not None else TaskResult(error="not run") for r in results]
 
@@ -139,7 +140,7 @@ class WorkerPool:
             msg = json.loads(line)
         except ValueError:  # EOF ("") or a torn line: the worker died
             code = w.proc.poll()
-            reason = f"worker exited (code {code})" if line == "" else "worker sent a malformed reply"
+            reason = f"worker exited (code {code})" if line == "" else "malformed worker reply"
             if w.job is not None:
                 results[w.job] = TaskResult(error=reason, elapsed_s=time.monotonic() - w.sent_at)
             else:

@@ -102,8 +102,9 @@ def _think_flags(response: str, config: QualityConfig) -> tuple[list[str], str]:
     if split.status == "missing" and config.require_think:
         flags.append("think_missing: no <think>…</think> block")
     elif split.status == "prefilled":
-        flags.append("think_prefilled: '</think>' without '<think>' (template pre-filled the tag or "
-                     "reasoning came in a separate field); rewrap as <think>…</think> upstream")
+        flags.append("think_prefilled: '</think>' without '<think>' (template pre-filled the "
+                     "tag or reasoning came in a separate field); rewrap as <think>…</think> "
+                     "upstream")
     elif split.status == "unclosed":
         flags.append("think_unclosed: '<think>' never closed")
         flags.append("truncated: reasoning never ended")

@@ -7,14 +7,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from finereason.io.readers import columnar, generic, jsonlines, llava, mmfinereason
 from finereason.io.readers.base import Draft, InputError, RawRecord, RecordError
-from finereason.io.readers.detect import FORMATS, InputPlan, plan_input
+from finereason.io.readers.detect import FORMATS, InputFile, InputPlan, plan_input
 
-Mapper = Callable[[dict[str, Any], str, str], list[Draft | RecordError]]
+Mapper = Callable[[dict[str, Any], str, str], Sequence[Draft | RecordError]]
 
 MAPPERS: dict[str, Mapper] = {
     "mmfinereason": mmfinereason.map_record,
@@ -23,11 +23,7 @@ MAPPERS: dict[str, Mapper] = {
 }
 
 #: Every field name some mapping understands: the targets ``--map SRC=DST`` may name.
-MAP_TARGETS = frozenset(
-    generic.KNOWN | llava.KNOWN | {"is_consistent", "consistency_analysis", "original_answer", "ori_question",
-                                   "qwen3vl_235b_thinking_response", "qwen3vl_235b_instruct_caption",
-                                   "qwen3vl_4b_pass_rate", "original_question"}
-)
+MAP_TARGETS = generic.KNOWN | llava.KNOWN | mmfinereason.KNOWN
 
 #: Above this many bytes of JSON Lines, the progress bar goes without a total rather than
 #: reading the input twice.
@@ -37,21 +33,35 @@ COUNT_LIMIT_BYTES = 2 << 30
 def iter_records(plan: InputPlan) -> Iterator[RawRecord]:
     """The raw records of one input, file by file, in order."""
     for f in plan.files:
-        base = plan.image_root or str(f.path.absolute().parent)
-        common = {"mapper": plan.mapper, "source": plan.source, "base": base, "root": plan.root}
-        if f.container == "jsonl":
-            for number, line in jsonlines.iter_lines(f.path):
-                yield RawRecord(f"{f.path}:{number}", f"{f.key}:{number}", line=line, **common)
-        elif f.container == "json":
-            for index, item in jsonlines.iter_array(f.path):
-                ref, key = f"{f.path}[{index}]", f"{f.key}[{index}]"
-                if isinstance(item, RecordError):
-                    yield RawRecord(ref, key, error=(item.reason, item.detail), **common)
-                else:
-                    yield RawRecord(ref, key, data=item, **common)
-        else:
-            for row, data in columnar.iter_rows(f.path, f.container):
-                yield RawRecord(f"{f.path}:{row}", f"{f.key}:{row}", data=data, **common)
+        try:
+            yield from _file_records(plan, f)
+        except OSError as e:
+            raise InputError(f"{f.path}: cannot read ({e.strerror or e})") from e
+
+
+def _file_records(plan: InputPlan, f: InputFile) -> Iterator[RawRecord]:
+    base = plan.image_root or str(f.path.absolute().parent)
+
+    def raw(ref: str, key: str, **payload: Any) -> RawRecord:
+        return RawRecord(ref, key, plan.mapper, plan.source, base, plan.root, **payload)
+
+    if f.container == "jsonl":
+        for number, line in jsonlines.iter_lines(f.path):
+            ref, key = f"{f.path}:{number}", f"{f.key}:{number}"
+            if isinstance(line, RecordError):
+                yield raw(ref, key, error=(line.reason, line.detail))
+            else:
+                yield raw(ref, key, line=line)
+    elif f.container == "json":
+        for index, item in jsonlines.iter_array(f.path):
+            ref, key = f"{f.path}[{index}]", f"{f.key}[{index}]"
+            if isinstance(item, RecordError):
+                yield raw(ref, key, error=(item.reason, item.detail))
+            else:
+                yield raw(ref, key, data=item)
+    else:
+        for row, data in columnar.iter_rows(f.path, f.container):
+            yield raw(f"{f.path}:{row}", f"{f.key}:{row}", data=data)
 
 
 def count_records(plans: list[InputPlan]) -> int | None:

@@ -135,21 +135,27 @@ def _first_fields(f: InputFile) -> set[str] | None:
 
 
 def _mapper(fmt: str, fields: set[str] | None, file: Path) -> tuple[str, str]:
-    """(mapper, why) from the first record's fields, or an error naming the file."""
+    """(mapper, why) from the first record's fields, or an error naming the file.
+
+    ``auto`` and ``hf`` (a container, whatever its records are) choose the mapping by content.
+    """
+    detect = fmt in ("auto", "hf")
     listed = ", ".join(sorted(fields or ())) or "none"
     if fields is None:
         return {"mmfinereason": "mmfinereason", "llava": "llava"}.get(fmt, "generic"), "no records"
     release = sorted(RELEASE_MARKERS & fields)
-    if fmt == "mmfinereason" or (fmt == "auto" and release):
+    if fmt == "mmfinereason" or (detect and release):
         if not release:
             raise InputError(
                 f"{file}: not the MMFineReason release format: the first record has none of "
                 f"{', '.join(sorted(RELEASE_MARKERS))} (fields: {listed})"
             )
         return "mmfinereason", f"release columns: {', '.join(release[:2])}"
-    if fmt == "llava" or (fmt == "auto" and "conversations" in fields and "question" not in fields):
+    if fmt == "llava" or (detect and "conversations" in fields and "question" not in fields):
         if "conversations" not in fields:
-            raise InputError(f"{file}: not LLaVA conversations: the first record has no 'conversations' (fields: {listed})")
+            raise InputError(
+                f"{file}: not LLaVA conversations: the first record has no 'conversations' (fields: {listed})"
+            )
         return "llava", "a 'conversations' field"
     if "question" not in fields:
         if "conversations" in fields:

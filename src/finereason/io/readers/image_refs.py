@@ -90,7 +90,9 @@ def _read_inside(path: str, base: str, root: str) -> bytes:
     # caught here; the check comes before any existence test so nothing outside is probed.
     real = full.resolve()
     if not real.is_relative_to(_real(root)):
-        raise RecordError("path_outside_dataset", f"{path}: resolves outside {root}; refused, not read")
+        raise RecordError(
+            "path_outside_dataset", f"{path}: resolves outside {root}; refused, not read (see --image-root)"
+        )
     try:
         st = real.stat()
     except FileNotFoundError:

@@ -18,13 +18,26 @@ from typing import Any, BinaryIO
 from finereason.io.readers.base import InputError, RecordError
 
 _CHUNK = 1 << 20
+#: Longest JSON line read; records with inline images are a few MB, a line of GBs is an accident.
+MAX_LINE_BYTES = 256 << 20
 _BLANK = " \t\r\n"
 
 
-def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """``(line number from 1, bytes)`` for each non-blank line; one line in memory at a time."""
+def iter_lines(path: Path) -> Iterator[tuple[int, bytes | RecordError]]:
+    """``(line number from 1, bytes)`` for each non-blank line; one line in memory at a time.
+
+    A line over :data:`MAX_LINE_BYTES` (a file with no newlines, say) is skipped without being
+    held, and yields a ``record_too_large`` error in its place.
+    """
     with open(path, "rb") as f:
-        for number, line in enumerate(f, 1):
+        number = 0
+        while line := f.readline(MAX_LINE_BYTES + 1):
+            number += 1
+            if len(line) > MAX_LINE_BYTES:
+                while (rest := f.readline(_CHUNK)) and not rest.endswith(b"\n"):
+                    pass
+                yield number, RecordError("record_too_large", f"line longer than {MAX_LINE_BYTES} bytes; skipped")
+                continue
             if number == 1 and line.startswith(codecs.BOM_UTF8):
                 line = line[len(codecs.BOM_UTF8):]
             if line.strip():
@@ -154,6 +167,8 @@ def first_fields(path: Path, container: str) -> set[str] | None:
         if tried == 50:
             break
         try:
+            if isinstance(line, RecordError):
+                raise line
             obj = parse_line(line)
         except RecordError as e:
             problem = problem or f"line {number}: {e.detail}"

@@ -39,6 +39,12 @@ _ALIASES = {
 }
 _META = ("consistency_analysis", "original_answer")
 
+#: Field names this mapping understands (the targets ``--map`` may name).
+KNOWN = frozenset(
+    {"id", "source", "question", "answer", "image", "images", "is_consistent", *_META,
+     *(name for names in _ALIASES.values() for name in names)}
+)
+
 
 def subset_domain(source: str) -> str | None:
     """``"FineVision-scienceqa"`` → ``"science"``; an unknown subset → ``None``."""

@@ -1,0 +1,144 @@
+"""The three passes of ``finereason dedup``, wired for resume.
+
+Work files live in ``OUT/.dedup/``: ``signatures/`` (pass 1, one file and done-marker per input
+shard), ``benchmarks.parquet`` (the ``--against`` index), ``drops.parquet`` (pass 2: every
+dropped sample's shard, row, reason and detail) and ``plan.json`` (pass 2's statistics,
+written last: once it exists the grouping is never redone). Pass 3 is an ordinary stage under
+the engine, with its own done-markers. After the plan is written the signatures are deleted;
+the drop table stays as the run's record of which sample was whose twin.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from finereason.dedup.contamination import INDEX_SCHEMA, benchmark_shards, index_benchmark_shard
+from finereason.dedup.grouping import group
+from finereason.dedup.rewrite import STAGE, VERSION, DedupRewrite, rewrite_tasks
+from finereason.dedup.signatures import DedupSettings, SignShard, signature_done, signature_rows
+from finereason.io.store import Dataset, DatasetError, atomic_write_json, shard_name
+from finereason.pipeline.engine import prepare_output, run_stage
+from finereason.pipeline.manifest import RunInfo
+from finereason.pipeline.progress import StageProgress, say
+
+J = TypeVar("J")
+R = TypeVar("R")
+
+
+def pool_map(fn: Callable[[J], R], jobs: Sequence[J], *, workers: int, description: str,
+             total: int | None = None, already: int = 0) -> list[R]:
+    """``fn`` over ``jobs`` on a process pool (results in job order), with a progress bar.
+
+    The engine's ``run_stage`` writes datasets; the dedup passes before the rewrite write
+    other files, so they use this plain map with the engine's choices (forkserver, a bounded
+    number in flight).
+    """
+    results: dict[int, R] = {}
+    with StageProgress(description, total if total is not None else len(jobs)) as bar:
+        bar.advance(already)
+        if workers <= 1 or len(jobs) <= 1:
+            for i, job in enumerate(jobs):
+                results[i] = fn(job)
+                bar.advance()
+        else:
+            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=get_context("forkserver")) as pool:
+                inflight: dict[Future[R], int] = {}
+                for i, job in enumerate(jobs):
+                    inflight[pool.submit(fn, job)] = i
+                    while len(inflight) >= 2 * workers:
+                        finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                        for f in finished:
+                            results[inflight.pop(f)] = f.result()
+                            bar.advance()
+                for f in list(inflight):
+                    results[inflight.pop(f)] = f.result()
+                    bar.advance()
+    return [results[i] for i in range(len(jobs))]
+
+
+def _index_job(job: tuple[str, str]) -> pa.Table:
+    return index_benchmark_shard(job[0], Path(job[1]))
+
+
+def build_benchmark_index(against: list[str], path: Path, workers: int) -> dict[str, Any]:
+    """Index every ``--against`` folder into ``path`` (kept for a resumed run)."""
+    if not path.exists():
+        jobs = [(name, str(p)) for name, p in benchmark_shards(against)]
+        tables = pool_map(_index_job, jobs, workers=workers, description="dedup: benchmark index")
+        table = pa.concat_tables(tables) if tables else INDEX_SCHEMA.empty_table()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        pq.write_table(table, tmp)
+        os.replace(tmp, path)
+    table = pq.read_table(path, columns=["bench", "n_images", "phashes"])
+    items = table.column("bench").to_pylist()
+    return {
+        "benchmark_items": {b: items.count(b) for b in sorted(set(items))},
+        "benchmark_images": int(pc.sum(table.column("n_images")).as_py() or 0),
+        "benchmark_images_indexed": int(pc.sum(pc.list_value_length(table.column("phashes"))).as_py() or 0),
+    }
+
+
+def plan(paths: list[Path], work: Path, settings: DedupSettings, against: list[str], workers: int) -> dict[str, Any]:
+    """Passes 1 and 2 (skipped when ``plan.json`` exists); returns the plan's statistics."""
+    plan_path = work / "plan.json"
+    if plan_path.exists():
+        return json.loads(plan_path.read_text())
+    t0 = time.time()
+    stats: dict[str, Any] = {}
+    index_path = None
+    if against:
+        index_path = work / "benchmarks.parquet"
+        stats.update(build_benchmark_index(against, index_path, workers))
+    sig_dir = work / "signatures"
+    jobs = [(i, str(p)) for i, p in enumerate(paths) if not signature_done(sig_dir, i)]
+    pool_map(SignShard(settings, str(sig_dir), str(index_path) if index_path else None), jobs, workers=workers,
+             description="dedup: signatures", total=len(paths), already=len(paths) - len(jobs))
+    t1 = time.time()
+    counts = [signature_rows(sig_dir, i) for i in range(len(paths))]
+    drops, group_stats = group([sig_dir / f"{shard_name(i)}.parquet" for i in range(len(paths))], counts, settings)
+    t2 = time.time()
+    stats.update(group_stats, signature_seconds=round(t1 - t0, 3), group_seconds=round(t2 - t1, 3))
+    tmp = work / f".drops.parquet.tmp-{os.getpid()}"
+    pq.write_table(drops, tmp)
+    os.replace(tmp, work / "drops.parquet")
+    atomic_write_json(plan_path, stats)  # the commit point of passes 1–2
+    shutil.rmtree(sig_dir, ignore_errors=True)
+    say(f"dedup: planned {stats['samples']} samples in {t2 - t0:.1f}s: {len(drops)} to drop "
+        f"({', '.join(f'{k}={v}' for k, v in sorted(stats.items()) if k.startswith(('duplicate', 'near_duplicate', 'benchmark_overlap')))})")
+    return stats
+
+
+def run_dedup(input_dir: str, out_dir: str, settings: DedupSettings, *, against: Sequence[str] = (),
+              workers: int = 1, overwrite: bool = False) -> dict[str, Any]:
+    """Deduplicate and decontaminate ``input_dir`` into ``out_dir``; returns the manifest."""
+    source = Dataset(input_dir)
+    paths = source.shard_paths()
+    if not paths:
+        raise DatasetError(f"{input_dir}: no shards in data/ (nothing to deduplicate)")
+    bench = [str(Path(b).resolve()) for b in against]
+    here = str(Path(input_dir).resolve())
+    if here in bench:
+        raise DatasetError(f"{input_dir} is also given as --against: a dataset cannot be decontaminated against itself")
+    if len(set(bench)) != len(bench):
+        raise DatasetError("the same --against folder is given twice")
+    run_settings = {**settings.as_dict(), "against": bench}
+    info = RunInfo(STAGE, VERSION, run_settings, [here], upstream=source.manifest())
+    out = Dataset(out_dir)
+    prepare_output(out, info, overwrite)
+    work = out.root / ".dedup"
+    info.extra = {"dedup": plan(paths, work, settings, bench, workers)}
+    stage = DedupRewrite(str(work / "drops.parquet"), run_settings)
+    return run_stage(stage, rewrite_tasks(paths), out.root, info, workers=workers, total=len(paths))

@@ -1,0 +1,191 @@
+"""Pass 1: per-shard signatures, small enough that the global grouping can hold them all.
+
+For each sample, in its shard's row order:
+
+``exact``    64 bits of a hash of the normalised question + options and the images' sha256s
+``answer``   32-bit key of the normalised answer (0: none), so near-duplicates must agree on it
+``numbers``  32-bit key of the question's numbers, so "AB = 3" and "AB = 5" never merge
+``phashes``  the informative image hashes (uint64); ``n_images`` counts all images
+``sig8``     the low byte of each of the 128 MinHash values (b-bit MinHash, Li & König 2010):
+             128 bytes instead of 512 for a Jaccard estimate with about the same spread
+``bandNN``   one 32-bit key per LSH band (the band's MinHash rows and ``numbers``)
+``contam_*`` the benchmark match, if ``--against`` was given (decided here: it is per sample)
+
+Only the small columns of the input are read (never the image bytes), so this pass costs the
+MinHash of the text and little else. The MinHash is datasketch's (``affine32`` scheme,
+``update_batch``); only its hash values are kept, so no MinHash or LeanMinHash object outlives
+its sample.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datasketch import MinHash, MinHashLSH
+
+from finereason.dedup.contamination import BenchmarkIndex
+from finereason.dedup.phash import chunk_spans, informative
+from finereason.dedup.text import answer_key, char_shingles, hash64, numbers_key, question_words
+from finereason.io.store import DatasetError, atomic_write_json, shard_name
+
+#: The columns of an input shard the signature pass needs (nested paths: no image bytes).
+LIGHT_COLUMNS = ["id", "question", "options", "answer", "images.list.element.sha256",
+                 "images.list.element.phash"]
+
+
+@dataclass(frozen=True)
+class DedupSettings:
+    """Everything that changes which samples are dropped; recorded in the manifest."""
+
+    text_threshold: float = 0.8
+    phash_distance: int = 4
+    ngram: int = 8
+    overlap_threshold: float = 0.5
+    image_overlap_threshold: float = 0.5
+    near: bool = True
+    num_perm: int = 128
+    shingle: int = 5
+    bands: int = 0
+    rows: int = 0
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.text_threshold <= 1.0:
+            raise ValueError(f"text threshold must be in (0, 1], got {self.text_threshold}")
+        for name in ("overlap_threshold", "image_overlap_threshold"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name.replace('_', ' ')} must be in [0, 1], got {getattr(self, name)}")
+        if self.ngram < 1:
+            raise ValueError(f"ngram must be at least 1, got {self.ngram}")
+        chunk_spans(self.phash_distance)  # validates the distance
+        if self.bands == 0:
+            # datasketch's optimiser, weighting misses 9× over false candidates: every candidate
+            # is checked against the Jaccard estimate, so false candidates only cost a compare.
+            # At 0.8 this gives 14 bands of 9 rows: found with p=0.87 at J=0.8, 0.98 at J=0.85.
+            lsh = MinHashLSH(threshold=self.text_threshold, num_perm=self.num_perm, weights=(0.1, 0.9))
+            object.__setattr__(self, "bands", lsh.b)
+            object.__setattr__(self, "rows", lsh.r)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def signature_schema(settings: DedupSettings) -> pa.Schema:
+    fields = [
+        ("id", pa.string()),
+        ("exact", pa.uint64()),
+        ("answer", pa.uint32()),
+        ("numbers", pa.uint32()),
+        ("n_images", pa.int32()),
+        ("phashes", pa.list_(pa.uint64())),
+        ("has_text", pa.bool_()),
+        ("sig8", pa.binary(settings.num_perm)),
+    ]
+    fields += [(band_column(i), pa.uint32()) for i in range(settings.bands)]
+    fields += [("contam_kind", pa.string()), ("contam_detail", pa.string())]
+    return pa.schema(fields)
+
+
+def band_column(i: int) -> str:
+    return f"band{i:02d}"
+
+
+@lru_cache(maxsize=4)
+def _permutations(num_perm: int) -> np.ndarray:
+    return MinHash(num_perm=num_perm, seed=1).permutations
+
+
+@lru_cache(maxsize=2)
+def _index(path: str, settings: DedupSettings) -> BenchmarkIndex:
+    """One index per worker process, loaded on its first shard."""
+    return BenchmarkIndex.load(path, ngram=settings.ngram, phash_distance=settings.phash_distance,
+                               overlap_threshold=settings.overlap_threshold,
+                               image_overlap_threshold=settings.image_overlap_threshold)
+
+
+def read_light(path: str | os.PathLike[str]) -> dict[str, list[Any]]:
+    """The light columns of an input shard as Python lists."""
+    try:
+        table = pq.ParquetFile(path).read(columns=LIGHT_COLUMNS)
+    except (OSError, pa.ArrowInvalid, KeyError) as e:
+        raise DatasetError(f"{path}: unreadable or not a finereason shard ({e})") from e
+    return {name: table.column(name).to_pylist() for name in table.column_names}
+
+
+def sign_rows(cols: dict[str, list[Any]], settings: DedupSettings, index: BenchmarkIndex | None) -> pa.Table:
+    """Signatures of one shard's rows (see module docstring)."""
+    n = len(cols["id"])
+    out: dict[str, list[Any]] = {name: [] for name in signature_schema(settings).names}
+    perms = _permutations(settings.num_perm) if settings.near else None
+    empty_sig = bytes(settings.num_perm)
+    r = settings.rows
+    for i in range(n):
+        images = cols["images"][i] or []
+        ws = question_words(cols["question"][i], cols["options"][i])
+        norm = " ".join(ws)
+        shas = ",".join(sorted(im["sha256"] or "" for im in images))
+        hashes = [v for v in (informative(im["phash"]) for im in images) if v is not None]
+        out["id"].append(cols["id"][i])
+        out["exact"].append(hash64(norm + "\x00" + shas))
+        out["answer"].append(answer_key(cols["answer"][i]))
+        out["n_images"].append(len(images))
+        out["phashes"].append(hashes)
+        shingles = char_shingles(norm, settings.shingle) if settings.near else []
+        out["has_text"].append(bool(shingles))
+        numbers = numbers_key(ws)
+        out["numbers"].append(numbers)
+        if shingles:
+            m = MinHash(num_perm=settings.num_perm, permutations=perms, scheme="affine32")
+            m.update_batch(shingles)
+            hv = np.asarray(m.hashvalues, dtype=np.uint32)
+            out["sig8"].append((hv & 0xFF).astype(np.uint8).tobytes())
+            salt = numbers.to_bytes(4, "little")
+            for b in range(settings.bands):
+                digest = hashlib.blake2b(hv[b * r : (b + 1) * r].tobytes() + salt, digest_size=4).digest()
+                out[band_column(b)].append(int.from_bytes(digest, "little"))
+        else:
+            out["sig8"].append(empty_sig)
+            for b in range(settings.bands):
+                out[band_column(b)].append(0)
+        hit = index.match(ws, hashes, len(images)) if index is not None else None
+        out["contam_kind"].append(hit.kind if hit else None)
+        out["contam_detail"].append(hit.detail() if hit else None)
+    return pa.Table.from_pydict(out, schema=signature_schema(settings))
+
+
+@dataclass(frozen=True)
+class SignShard:
+    """Picklable job for the pool: sign input shard ``index`` into ``sig_dir``, then mark it done."""
+
+    settings: DedupSettings
+    sig_dir: str
+    index_path: str | None
+
+    def __call__(self, job: tuple[int, str]) -> int:
+        index, path = job
+        bench = _index(self.index_path, self.settings) if self.index_path else None
+        table = sign_rows(read_light(path), self.settings, bench)
+        root = Path(self.sig_dir)
+        name = shard_name(index)
+        tmp = root / f".{name}.parquet.tmp-{os.getpid()}"
+        pq.write_table(table, tmp, compression="zstd")
+        os.replace(tmp, root / f"{name}.parquet")
+        atomic_write_json(root / ".done" / f"{name}.json", {"index": index, "rows": table.num_rows,
+                                                            "input": str(path)})
+        return table.num_rows
+
+
+def signature_done(sig_dir: Path, index: int) -> bool:
+    return (sig_dir / ".done" / f"{shard_name(index)}.json").exists()
+
+
+def signature_rows(sig_dir: Path, index: int) -> int:
+    return int(json.loads((sig_dir / ".done" / f"{shard_name(index)}.json").read_text())["rows"])

