@@ -31,8 +31,9 @@ and every dropped sample goes to rejected/ naming its twin or the benchmark item
                      So the same question on the same picture is caught, the same picture
                      asked in other words is caught, a copied text-only problem is caught; a
                      generic phrase ("what is the value of x in the figure below") on another
-                     picture is not. Blank or flat images never match (skipped by their hash;
-                     benchmark images also by contrast).
+                     picture is not. An image matches when byte-identical or, if it is not
+                     blank or flat (judged by its hash, and benchmark images by contrast),
+                     within --phash-distance: all blank pages look alike to a pHash.
 
 Work is three passes: signatures per shard (parallel), one global grouping over compact
 signatures (~160 bytes a sample), then the rewrite per shard (parallel). Rerunning the same

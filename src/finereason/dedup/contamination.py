@@ -5,9 +5,10 @@ The rule (also in ``finereason dedup --help``). For a sample S and a benchmark i
 * **text overlap** = shared word 8-grams / S's distinct 8-grams, over the normalised question
   and options (Open-R1's convention); a question under 8 words has no 8-grams and instead
   scores 1 when its normalised text equals B's, else 0.
-* **image match** = an image of S within ``phash_distance`` bits (default 4) of an image of B.
-  Only informative hashes take part: flat images are skipped by their hash and blank-looking
-  benchmark images by their contrast (:mod:`finereason.dedup.phash`).
+* **image match** = an image of S within ``phash_distance`` bits (default 4) of an image of B,
+  or byte-identical to one. Only informative hashes take part in the pHash comparison: flat
+  images are skipped by their hash and blank-looking benchmark images by their contrast
+  (:mod:`finereason.dedup.phash`), since all blank pages look alike to a pHash.
 * **word overlap** = shared content words (stopwords and exam boilerplate removed) over the
   smaller set, which survives rewording: "What is the measure of angle ABC?" and "Find ∠ABC."
   share {angle, abc}.
@@ -50,6 +51,7 @@ INDEX_SCHEMA = pa.schema(
         ("words", pa.string()),  # normalised words joined by one space
         ("n_images", pa.int32()),
         ("phashes", pa.list_(pa.uint64())),  # informative images only
+        ("shas", pa.list_(pa.string())),  # every image: a byte-identical copy matches even if blank
     ]
 )
 
@@ -86,6 +88,7 @@ def index_benchmark_shard(bench: str, path: Path) -> pa.Table:
         rows["words"].append(" ".join(question_words(s.question, s.options)))
         rows["n_images"].append(len(s.images))
         rows["phashes"].append(hashes)
+        rows["shas"].append([im.sha256 for im in s.images])
     return pa.Table.from_pydict(rows, schema=INDEX_SCHEMA)
 
 
@@ -149,6 +152,10 @@ class BenchmarkIndex:
             values = span_values(flat, span)
             order = np.argsort(values, kind="stable")
             self.span_index.append((values[order], order.astype(np.int64)))
+        self.by_sha: dict[str, list[int]] = {}
+        for k, shas in enumerate(table.column("shas").to_pylist()):
+            for sha in shas:
+                self.by_sha.setdefault(sha, []).append(k)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str], **settings: Any) -> BenchmarkIndex:
@@ -179,8 +186,8 @@ class BenchmarkIndex:
         found, counts = np.unique(items, return_counts=True)
         return {int(k): c / len(mine) for k, c in zip(found, counts)}
 
-    def _image_matches(self, phashes: list[int]) -> dict[int, int]:
-        best: dict[int, int] = {}
+    def _image_matches(self, phashes: list[int], shas: list[str]) -> dict[int, int]:
+        best: dict[int, int] = {k: 0 for sha in shas for k in self.by_sha.get(sha, ())}
         if not phashes or len(self.image_hashes) == 0:
             return best
         for value in phashes:
@@ -199,10 +206,15 @@ class BenchmarkIndex:
                 best[k] = min(best.get(k, 64), int(dist))
         return best
 
-    def match(self, ws: list[str], phashes: list[int], n_images: int) -> Contamination | None:
-        """The strongest benchmark item ``S`` contains under the module's rule, or None."""
+    def match(self, ws: list[str], phashes: list[int], shas: list[str]) -> Contamination | None:
+        """The strongest benchmark item a sample contains under the module's rule, or None.
+
+        ``ws``: the sample's normalised words; ``phashes``: its informative image hashes;
+        ``shas``: the sha256 of all its images.
+        """
+        n_images = len(shas)
         overlaps = self._text_overlaps(ws)
-        images = self._image_matches(phashes)
+        images = self._image_matches(phashes, shas)
         candidates = {k for k, o in overlaps.items() if o >= self.t_text} | set(images)
         if not candidates:
             return None

@@ -25,6 +25,9 @@ class ShardBatch:
     index: int
     samples: list[Sample]
 
+    def __len__(self) -> int:  # the engine counts a batch's records with len()
+        return len(self.samples)
+
 
 @dataclass(frozen=True)
 class ShardWithIndex:

@@ -155,7 +155,7 @@ def sign_rows(cols: dict[str, list[Any]], settings: DedupSettings, index: Benchm
             out["sig8"].append(empty_sig)
             for b in range(settings.bands):
                 out[band_column(b)].append(0)
-        hit = index.match(ws, hashes, len(images)) if index is not None else None
+        hit = index.match(ws, hashes, [im["sha256"] or "" for im in images]) if index is not None else None
         out["contam_kind"].append(hit.kind if hit else None)
         out["contam_detail"].append(hit.detail() if hit else None)
     return pa.Table.from_pydict(out, schema=signature_schema(settings))
@@ -174,6 +174,7 @@ class SignShard:
         bench = _index(self.index_path, self.settings) if self.index_path else None
         table = sign_rows(read_light(path), self.settings, bench)
         root = Path(self.sig_dir)
+        root.mkdir(parents=True, exist_ok=True)
         name = shard_name(index)
         tmp = root / f".{name}.parquet.tmp-{os.getpid()}"
         pq.write_table(table, tmp, compression="zstd")
