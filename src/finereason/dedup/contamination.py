@@ -25,7 +25,7 @@ is not: two pictured items need their pictures to agree before text alone counts
 different question about a look-alike picture (a template chart, a blank page): a pHash match
 is weak evidence on its own (synthetic pie charts of one style fall within 4 bits of each
 other a fifth of the time), so the image branch also wants the question to be about the same
-things. Images that are present but uninformative cannot match, and do not count as "no image".
+things. A blank image matches only a byte-identical copy, and does not count as "no image".
 """
 
 from __future__ import annotations

@@ -3,7 +3,10 @@
 Distilling 1.8M samples takes days; a crash, a preemption or ``kill -9`` must cost at most the
 requests that were in flight. Each request is stored under a key hashing the model id, the
 messages (image bytes replaced by their sha256) and the sampling settings, so a changed prompt
-or setting is simply a new key. Values are JSON, never pickle: readable by anything, safe to load.
+or setting is simply a new key. Values are JSON, never pickle (safe to load), zlib-compressed:
+1.8M completions of ~12 KB would otherwise take 20+ GB, and since ``text`` repeats the
+reasoning, compression also removes that duplication (read one with ``Journal.get`` or
+``json.loads(zlib.decompress(value))``).
 
 Durability contract: a request is *done* only once its row is committed. ``put`` returns only
 after that commit, and :class:`~finereason.models.client.ModelClient` holds the request's
@@ -29,6 +32,7 @@ import queue
 import sqlite3
 import threading
 import time
+import zlib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -41,7 +45,7 @@ CREATE TABLE IF NOT EXISTS requests (
     status TEXT NOT NULL CHECK (status IN ('done', 'failed')),
     model TEXT NOT NULL,
     params TEXT NOT NULL,
-    completions TEXT,
+    completions BLOB,
     reason TEXT,
     detail TEXT,
     failures INTEGER NOT NULL DEFAULT 0,
@@ -134,7 +138,8 @@ class Journal:
         if row is None:
             return None
         return [
-            Completion(**{k: v for k, v in c.items() if k in _COMPLETION_FIELDS}) for c in json.loads(row[0])
+            Completion(**{k: v for k, v in c.items() if k in _COMPLETION_FIELDS})
+            for c in json.loads(zlib.decompress(row[0]))
         ]
 
     def failures(self) -> list[Failure]:
@@ -157,7 +162,7 @@ class Journal:
         self, key: str, model_id: str, params: SamplingParams, completions: list[Completion]
     ) -> None:
         """Store a finished request; returns once the row is committed (the request is then done)."""
-        value = json.dumps([asdict(c) for c in completions], ensure_ascii=False)
+        value = zlib.compress(json.dumps([asdict(c) for c in completions], ensure_ascii=False).encode(), 1)
         await self._write(_PUT_DONE, (key, model_id, _params_json(params), value, time.time()))
 
     async def put_failure(self, key: str, model_id: str, params: SamplingParams, error: ModelError) -> None:

@@ -1,0 +1,117 @@
+"""The pieces the passes rely on: normalisation, pigeonhole spans, blank detection, b-bit
+Jaccard, bounded candidate generation, greedy order."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import numpy as np
+from conftest import blank, drawing, image
+from PIL import Image as PILImage
+from PIL import ImageDraw
+
+from finereason.dedup.grouping import WINDOW, candidate_pairs, greedy, jaccard_estimate
+from finereason.dedup.phash import chunk_spans, distances, informative, low_contrast, span_values
+from finereason.dedup.signatures import DedupSettings
+from finereason.dedup.text import answer_key, char_shingles, content_words, ngram_hashes, question_words, words
+
+
+def test_normalisation_ignores_case_spacing_punctuation_tags_and_superscripts() -> None:
+    assert words("<image> What IS  x²?\n") == words("what is x2") == ["what", "is", "x2"]
+    assert question_words("Pick one:", ["A. 3", "B. 4"]) == ["pick", "one", "a", "3", "b", "4"]
+    assert answer_key(None) == answer_key("  ") == 0
+    assert answer_key("$12$.") == answer_key("12") != 0
+
+
+def test_word_ngrams_and_shingles() -> None:
+    ws = "one two three four five six seven eight nine".split()
+    assert len(ngram_hashes(ws, 8)) == 2
+    assert ngram_hashes(ws[:7], 8) == set()
+    assert char_shingles("abc", 5) == [b"abc"] and char_shingles("", 5) == []
+    assert content_words(words("Find the measure of angle ABC in the figure.")) == {"measure", "angle", "abc"}
+
+
+def test_pigeonhole_spans_find_every_hash_within_the_distance() -> None:
+    rng = random.Random(0)
+    for d in (0, 2, 4, 8):
+        spans = chunk_spans(d)
+        assert sum(w for _, w in spans) == 64 and len(spans) == d + 1
+        for _ in range(200):
+            a = rng.getrandbits(64)
+            b = a
+            for bit in rng.sample(range(64), rng.randint(0, d)):
+                b ^= 1 << bit
+            x, y = np.asarray([a], np.uint64), np.asarray([b], np.uint64)
+            assert distances(x, y)[0] <= d
+            assert any(span_values(x, s)[0] == span_values(y, s)[0] for s in spans)
+
+
+def test_flat_images_have_uninformative_hashes() -> None:
+    assert informative(blank("white").phash) is None
+    assert informative(blank("black").phash) is None
+    assert informative(blank("#808080", (500, 100)).phash) is None
+    assert informative(image(1).phash) is not None
+    assert informative(None) is None and informative("not-hex") is None
+
+
+def test_blank_looking_images_are_low_contrast() -> None:
+    page = PILImage.new("RGB", (300, 200), "white")
+    ImageDraw.Draw(page).text((5, 5), "Fig 1", fill="black")  # a label in a corner: 32 bits set, but blank
+    buf = io.BytesIO()
+    page.save(buf, "PNG")
+    assert informative(image_phash(page)) is not None and low_contrast(buf.getvalue())
+    assert low_contrast(blank("white").bytes)
+    assert low_contrast(b"definitely not an image")
+    assert not low_contrast(image(7).bytes)
+
+
+def image_phash(im: PILImage.Image) -> str:
+    from finereason.io.images import phash
+
+    return phash(im)
+
+
+def test_bbit_jaccard_estimate_tracks_the_true_jaccard() -> None:
+    from datasketch import MinHash
+
+    rng = random.Random(1)
+    universe = [f"w{i}".encode() for i in range(2000)]
+    rows, truth = [], []
+    for j in (0.2, 0.5, 0.8, 0.95):
+        shared = int(300 * 2 * j / (1 + j))  # |A∩B| for |A| = |B| = 300 and Jaccard j
+        pool = rng.sample(universe, 600)
+        a = pool[:300]
+        b = pool[:shared] + pool[300 : 300 + 300 - shared]
+        for s in (a, b):
+            m = MinHash(num_perm=128, seed=1)
+            m.update_batch(s)
+            rows.append((np.asarray(m.hashvalues, np.uint32) & 0xFF).astype(np.uint8))
+        truth.append(len(set(a) & set(b)) / len(set(a) | set(b)))
+    sig8 = np.stack(rows)
+    est = jaccard_estimate(sig8, np.arange(0, 8, 2), np.arange(1, 8, 2))
+    assert np.all(np.abs(est - np.asarray(truth)) < 0.12)
+
+
+def test_candidate_pairs_stay_bounded_in_a_bucket_of_one_template() -> None:
+    keys = np.asarray([7] * 1000 + [1, 2, 1], np.uint64)
+    items = np.arange(1003)
+    a, b = candidate_pairs(keys, items)
+    assert len(a) <= (WINDOW + 1) * 1000
+    assert np.all(a < b)
+    pairs = set(zip(a.tolist(), b.tolist()))
+    assert (1000, 1002) in pairs and (0, 999) in pairs and (998, 999) in pairs
+
+
+def test_greedy_keeps_the_first_and_never_names_a_dropped_twin() -> None:
+    # 0~1 and 1~2 but not 0~2: 1 goes (twin 0), 2 stays, since its only match left.
+    twin = greedy(np.asarray([[0, 1], [1, 2], [3, 5], [4, 5]]), 6)
+    assert twin.tolist() == [-1, 0, -1, -1, -1, 3]
+
+
+def test_lsh_bands_favour_recall_at_the_threshold() -> None:
+    s = DedupSettings()
+    assert s.bands * s.rows <= s.num_perm
+    p = 1 - (1 - 0.8**s.rows) ** s.bands
+    assert p > 0.85
+    assert drawing(1).size == (320, 240)
