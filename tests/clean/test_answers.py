@@ -14,7 +14,7 @@ from finereason.clean.options import parse_options
     ("raw", "expected", "kind"),
     [
         # the last \boxed{} verbatim, braces balanced
-        (r"so \boxed{\frac{1}{2}} first, then finally \boxed{\frac{\sqrt{3}}{2}}.", r"\frac{\sqrt{3}}{2}", "expression"),
+        (r"so \boxed{\frac{1}{2}} first, then \boxed{\frac{\sqrt{3}}{2}}.", r"\frac{\sqrt{3}}{2}", "expression"),
         (r"<think>maybe \boxed{7}</think>The result is \boxed{x^{2}+\{1\}}", r"x^{2}+\{1\}", "expression"),
         (r"\boxed{12 \text{ cm}}", r"12 \text{ cm}", "expression"),  # verbatim means verbatim
         # explicit final results, units dropped, % kept
@@ -25,6 +25,12 @@ from finereason.clean.options import parse_options
         ("5.4 acres", "5.4", "number"),
         ("10 square centimeters", "10", "integer"),
         ("3 m/s", "3", "integer"),
+        ("60km/h", "60", "integer"),
+        ("12cm²", "12", "integer"),
+        ("5个", "5", "integer"),
+        ("5b", "5b", "expression"),  # attached unknown letters are algebra, not units
+        ("2ab", "2ab", "expression"),
+        ("3 x", "3 x", "expression"),
         ("$5", "5", "integer"),
         ("45 %", "45%", "number"),
         (r"45\%", "45%", "number"),
@@ -53,7 +59,8 @@ from finereason.clean.options import parse_options
         # solutions
         ("<CONCLUSION>\nD\n</CONCLUSION>", "D", "choice"),
         ("<SUMMARY>x</SUMMARY>\n<CONCLUSION> 35.4 </CONCLUSION>", "35.4", "number"),
-        ("<think>work</think>\n<answer>Solve: 3x = 5\nx = 5/3\n\nThe zero of the function is x = 5/3.</answer>", "5/3", "number"),
+        ("<think>work</think>\n<answer>Solve: 3x = 5\nx = 5/3\n\nThe zero of the function is x = 5/3.</answer>",
+         "5/3", "number"),
         ("Work...\nTherefore, f(4) evaluates to 19.", "19", "integer"),
         ("Work...\nThe minimum point of the function is (-2, -8).", "(-2, -8)", "expression"),
         ("Step 1 ...\nStep 2 ...\n**Final answer:** 42\nHope this helps!", "42", "integer"),

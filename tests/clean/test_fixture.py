@@ -35,7 +35,7 @@ def test_release_records_all_survive(release_records: list[dict]) -> None:
     for before in samples:
         after = by_id[before.id]
         assert len(after.images) == len(before.images)
-        for old, new in zip(before.images, after.images):
+        for old, new in zip(before.images, after.images, strict=True):
             pil = decode(new.bytes)
             assert pil.mode == "RGB" and (new.width, new.height) == pil.size and new.phash
             # All release images are RGB JPEGs within 2048 px: their bytes are kept exactly.

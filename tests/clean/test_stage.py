@@ -11,8 +11,8 @@ import pytest
 from clean_corpus import image_bytes, make_sample
 from PIL import Image as PILImage
 
-from finereason.cli import main
 from finereason.clean.stage import CleanStage
+from finereason.cli import main
 from finereason.io.store import Dataset, ShardCounts
 from finereason.schema import Sample
 
@@ -41,7 +41,8 @@ def corpus() -> tuple[list[list[Sample]], dict[str, str], set[str]]:
         s = make_sample(f"Bad image {kind}?", "1", [image_bytes(kind)])
         rejects.append(s)
         bad[s.id] = reason
-    multi = make_sample("One bad of three", "2", [image_bytes("rgb_png"), image_bytes("truncated"), image_bytes("tiny")])
+    three = [image_bytes("rgb_png"), image_bytes("truncated"), image_bytes("tiny")]
+    multi = make_sample("One bad of three", "2", three)
     rejects.append(multi)
     bad[multi.id] = "image_truncated"
     for question, answer, reason in [
@@ -176,7 +177,7 @@ def test_cleaning_twice_changes_nothing() -> None:
     once = stage([s for shard in shards for s in shard]).kept
     twice = stage(once)
     assert not twice.rejected
-    for a, b in zip(once, twice.kept):
+    for a, b in zip(once, twice.kept, strict=True):
         assert (a.question, a.answer, a.answer_type, a.options) == (b.question, b.answer, b.answer_type, b.options)
         assert [im.bytes for im in a.images] == [im.bytes for im in b.images]
         assert a.meta == b.meta

@@ -12,7 +12,7 @@ from PIL import Image as PILImage
 from PIL import ImageDraw
 
 from finereason.dedup.grouping import WINDOW, candidate_pairs, greedy, jaccard_estimate
-from finereason.dedup.phash import chunk_spans, distances, informative, low_contrast, span_values
+from finereason.dedup.phash import chunk_spans, distances, informative, mostly_blank, span_values
 from finereason.dedup.signatures import DedupSettings
 from finereason.dedup.text import answer_key, char_shingles, content_words, ngram_hashes, question_words, words
 
@@ -55,15 +55,20 @@ def test_flat_images_have_uninformative_hashes() -> None:
     assert informative(None) is None and informative("not-hex") is None
 
 
-def test_blank_looking_images_are_low_contrast() -> None:
+def test_blank_looking_images_are_mostly_blank() -> None:
     page = PILImage.new("RGB", (300, 200), "white")
     ImageDraw.Draw(page).text((5, 5), "Fig 1", fill="black")  # a label in a corner: 32 bits set, but blank
     buf = io.BytesIO()
     page.save(buf, "PNG")
-    assert informative(image_phash(page)) is not None and low_contrast(buf.getvalue())
-    assert low_contrast(blank("white").bytes)
-    assert low_contrast(b"definitely not an image")
-    assert not low_contrast(image(7).bytes)
+    assert informative(image_phash(page)) is not None and mostly_blank(buf.getvalue())
+    assert mostly_blank(blank("white").bytes)
+    assert mostly_blank(b"definitely not an image")
+    assert not mostly_blank(image(7).bytes)
+    sparse = PILImage.new("RGB", (800, 600), "white")
+    ImageDraw.Draw(sparse).polygon([(160, 480), (640, 480), (400, 120)], outline="black", width=2)
+    buf = io.BytesIO()
+    sparse.save(buf, "PNG")
+    assert not mostly_blank(buf.getvalue())  # a bare line drawing is a picture
 
 
 def image_phash(im: PILImage.Image) -> str:

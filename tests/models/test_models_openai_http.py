@@ -90,9 +90,9 @@ def test_reasoning_field_is_folded_into_think_tags(fake: tuple[FakeServer, str],
     server, url = fake
     server.reasoning_field = field
     [completion] = asyncio.run(_complete(url))
-    assert completion.text.startswith("<think>\nthink think")
-    assert completion.text.endswith("</think>\n\nThe answer is <answer>42</answer>.")
-    assert completion.reasoning and completion.reasoning.startswith("think")
+    assert completion.reasoning and len(completion.reasoning) > 20
+    answer = "The answer is <answer>42</answer>."
+    assert completion.text == f"<think>\n{completion.reasoning}\n</think>\n\n{answer}"
     assert completion.finish_reason == "stop" and not completion.truncated
 
 

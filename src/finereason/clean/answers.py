@@ -130,10 +130,26 @@ def _drop_unit(text: str) -> str:
     m = _LATEX_UNIT_RE.search(text)
     if m and _NUMBER_RE.fullmatch(text[: m.start()].strip()) and _UNIT_RE.fullmatch(m.group(1).strip() or "x"):
         return text[: m.start()].strip()
-    m = re.match(rf"^({_NUMBER})\s*(.+)$", text)
-    if m and _UNIT_RE.fullmatch(m.group(2)) and m.group(2).split()[0].casefold() not in _NOT_UNIT:
-        return m.group(1)
-    return text
+    m = re.match(rf"^({_NUMBER})(\s*)(.+)$", text)
+    if not m or not _UNIT_RE.fullmatch(m.group(3)) or m.group(3).split()[0].casefold() in _NOT_UNIT:
+        return text
+    if not m.group(2) and not _known_attached_unit(m.group(3)):
+        return text  # "5b", "2ab", "3xy" are algebra; "12cm", "60km/h", "5个" are quantities
+    return m.group(1)
+
+
+#: Units written straight after a number; an unknown attached word is taken for a variable.
+_ATTACHED_UNITS = frozenset(
+    "mm cm dm m km in ft yd mi mg g kg t lb oz ms s min h hr hrs d mL ml L l J kJ cal kcal N kN W kW "
+    "V mV kV A mA Ω Pa kPa MPa atm Hz kHz MHz K mol rad sr lm lx Wb T C F eV".split()
+)
+
+
+def _known_attached_unit(tail: str) -> bool:
+    if re.fullmatch(rf"[{_CJK_UNITS}]+", tail):
+        return True
+    words = re.split(r"\s*[/·*]\s*", tail)
+    return all(re.sub(r"(?:[²³]|\^\{?[23]\}?)$", "", w) in _ATTACHED_UNITS for w in words)
 
 
 def _plain_value(text: str) -> str:
@@ -224,6 +240,7 @@ def _final_statement(region: str) -> str | None:
 _LETTERS_RE = re.compile(r"[A-Z](?:\s*,?\s*[A-Z])*")  # "A", "A, C", "AC" (multi-select)
 _MATH_WORDS = {"sin", "cos", "tan", "cot", "sec", "csc", "log", "ln", "lg", "sqrt", "pi", "exp", "abs",
                "max", "min", "arcsin", "arccos", "arctan", "frac", "inf", "infty", "mod", "gcd", "lcm"}
+_SHORT_WORDS = {"or", "to", "of", "in", "is", "by", "at", "on", "an", "as", "if", "no", "be", "it", "up"}
 
 
 def answer_type(text: str, options: list[str] | tuple[str, ...] = ()) -> str:
@@ -246,10 +263,13 @@ def answer_type(text: str, options: list[str] | tuple[str, ...] = ()) -> str:
         return "number"
     if re.search(r"\\[A-Za-z]+", t):
         return "expression"
-    words = re.findall(r"[^\W\d_]{2,}", t)
-    if words and not all(w.casefold() in _MATH_WORDS for w in words):
+    words = [w for w in re.findall(r"[^\W\d_]{2,}", t) if w.casefold() not in _MATH_WORDS]
+    mathy = re.search(r"[\d=+\-*/^_<>≤≥≠√π∞∠()\[\]{},]|^[a-zA-Z]$", t)
+    # Words of three letters or more are prose ("up, left", "September 24"); two-letter runs next
+    # to numbers or operators are products of variables ("2ab").
+    if any(len(w) >= 3 or w.casefold() in _SHORT_WORDS for w in words) or (words and not mathy):
         return "text"
-    return "expression" if re.search(r"[\d=+\-*/^_<>≤≥≠√π∞∠()\[\]{},]|^[a-zA-Z]$", t) else "text"
+    return "expression" if mathy else "text"
 
 
 # ---- the whole standardisation -----------------------------------------------------------------

@@ -35,7 +35,10 @@ reason (e.g. image_truncated, missing_answer, answer_unextracted), never silentl
 before cleaning is kept in meta original_question / original_answer.
 
 With --llm, each kept question also gets one LLM cleaning request (translate, strip noise,
-rewrite bare-answer instructions, reject non-answerable items) using the 'clean' prompt.
+rewrite bare-answer instructions, reject non-answerable items: reason non_answerable) using the
+'clean' prompt; a reply that cannot be parsed leaves the question as it was, flagged
+llm_clean_unparsed. Requests are journaled in DIR2/.journal/, so a rerun pays only for the rest.
+(--workers does not apply then: the rules run in a thread beside the model requests.)
 
 examples:
   finereason clean runs/raw --out runs/clean

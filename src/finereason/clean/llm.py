@@ -1,7 +1,8 @@
 """LLM text cleaning (MMFineReason stage 1): translate, strip noise, fix shallow instructions,
 drop questions that have no checkable answer.
 
-One request per question with the ``clean`` prompt. The reply is parsed strictly: the literal
+One text-only request per question with the ``clean`` prompt (as in the seed, the cleaner
+judges the wording, not the picture). The reply is parsed strictly: the literal
 "No Problem", or one JSON object with ``error_type`` ⊂ {translation, irrelevant content,
 non-answer question, low-quality instruction} and ``corrected_text``, found outside any
 ``<think>`` block by scanning for a balanced object. The public code used a greedy ``{.*}``
@@ -12,9 +13,9 @@ reply. Outcomes:
 - non-answer question: rejected, reason ``non_answerable``;
 - other fixes: the question is replaced (rule-cleaned again) and flagged ``llm_<fix>``;
 - anything unparseable or a truncated reply: unchanged, flagged ``llm_clean_unparsed``, counted;
-- a request that fails for good (not retryable): unchanged, flagged ``llm_clean_failed``;
-  a retryable failure propagates, so the engine retries the shard and the journal skips what
-  was already answered.
+- a request that fails for good (not retryable, e.g. a 400): unchanged, flagged
+  ``llm_clean_failed``; a retryable failure the client already retried propagates, so the shard
+  stays unfinished and a rerun redoes it, the journal answering what was already done.
 """
 
 from __future__ import annotations
@@ -37,8 +38,8 @@ from finereason.schema import Rejection, Sample
 
 ERROR_TYPES = ("translation", "irrelevant content", "non-answer question", "low-quality instruction")
 
-#: Greedy would loop less with sampling; Qwen3 thinking models are meant to run at 0.6/0.95.
-#: A fixed seed makes reruns on servers that honour it reproducible.
+#: Qwen3 thinking models (the seed's cleaner) loop under greedy decoding; 0.6/0.95 is their
+#: recommended setting. A fixed seed makes reruns reproducible on servers that honour it.
 DEFAULT_PARAMS = SamplingParams(max_tokens=8192, temperature=0.6, top_p=0.95, seed=0)
 
 
@@ -249,11 +250,14 @@ class LLMClean:
                 raise
             counts["llm_clean_failed"] += 1
             return _unchanged(sample, "llm_clean_failed", str(e))
-        reply = completions[0] if completions else None
-        if reply is None or reply.truncated:
+        if not completions:
+            counts["llm_clean_unparsed"] += 1
+            return _unchanged(sample, "llm_clean_unparsed", "no completion")
+        reply = completions[0]
+        if reply.truncated:  # a cut-off reply is not trusted, even if a JSON object parses
             counts["llm_clean_unparsed"] += 1
             counts["llm_clean_truncated"] += 1
-            return _unchanged(sample, "llm_clean_unparsed", "truncated" if reply else "no completion")
+            return _unchanged(sample, "llm_clean_unparsed", "truncated")
         try:
             verdict = parse_verdict(reply.text)
         except VerdictError as e:
@@ -272,16 +276,18 @@ class LLMClean:
         if not question:
             counts["llm_clean_unparsed"] += 1
             return _unchanged(sample, "llm_clean_unparsed", "corrected_text is empty after cleaning")
+        if question == sample.question:  # a fix claimed but nothing to change: keep it unflagged
+            counts["llm_clean_same_text"] += 1
+            return sample
+        counts["llm_clean_changed"] += 1
         out = dataclasses.replace(sample, question=question, meta=dict(sample.meta), flags=list(sample.flags))
+        if "original_question" not in out.meta:
+            out.meta_set("original_question", sample.question)
         for kind in verdict.error_types:
             flag = "llm_" + kind.replace(" ", "_").replace("-", "_")
             counts[flag] += 1
             if flag not in out.flags:
                 out.flags.append(flag)
-        if question != sample.question:
-            counts["llm_clean_changed"] += 1
-            if "original_question" not in out.meta:
-                out.meta_set("original_question", sample.question)
         # Options parsed from the old text are re-read from the new one (a translation translates
         # them); options a source supplied separately are left alone.
         old = parse_options(sample.question)

@@ -32,7 +32,8 @@ and every dropped sample goes to rejected/ naming its twin or the benchmark item
                      asked in other words is caught, a copied text-only problem is caught; a
                      generic phrase ("what is the value of x in the figure below") on another
                      picture is not. An image matches when byte-identical or, if it is not
-                     blank or flat (judged by its hash, and benchmark images by contrast),
+                     blank or flat (judged by its hash, and benchmark images by how much is
+                     drawn on them),
                      within --phash-distance: all blank pages look alike to a pHash.
 
 Work is three passes: signatures per shard (parallel), one global grouping over compact

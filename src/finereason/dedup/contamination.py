@@ -7,7 +7,7 @@ The rule (also in ``finereason dedup --help``). For a sample S and a benchmark i
   scores 1 when its normalised text equals B's, else 0.
 * **image match** = an image of S within ``phash_distance`` bits (default 4) of an image of B,
   or byte-identical to one. Only informative hashes take part in the pHash comparison: flat
-  images are skipped by their hash and blank-looking benchmark images by their contrast
+  images are skipped by their hash and mostly blank benchmark images by how little is drawn
   (:mod:`finereason.dedup.phash`), since all blank pages look alike to a pHash.
 * **word overlap** = shared content words (stopwords and exam boilerplate removed) over the
   smaller set, which survives rewording: "What is the measure of angle ABC?" and "Find ∠ABC."
@@ -39,7 +39,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from finereason.dedup.phash import chunk_spans, distances, informative, low_contrast, span_values
+from finereason.dedup.phash import chunk_spans, distances, informative, mostly_blank, span_values
 from finereason.dedup.text import content_words, hash64, ngram_hashes, question_words, word_overlap
 from finereason.io.store import Dataset, DatasetError, read_shard
 
@@ -75,13 +75,13 @@ class Contamination:
 
 
 def index_benchmark_shard(bench: str, path: Path) -> pa.Table:
-    """Index rows for one shard of a benchmark dataset (decodes its images for the contrast check)."""
+    """Index rows for one shard of a benchmark dataset (decodes its images for the blank check)."""
     rows: dict[str, list[Any]] = {name: [] for name in INDEX_SCHEMA.names}
     for s in read_shard(path):
         hashes = []
         for im in s.images:
             value = informative(im.phash)
-            if value is not None and not low_contrast(im.bytes):
+            if value is not None and not mostly_blank(im.bytes):
                 hashes.append(value)
         rows["bench"].append(bench)
         rows["id"].append(s.id)

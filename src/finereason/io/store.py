@@ -120,8 +120,11 @@ class Dataset:
     def write_shard(self, index: int, kept: list[Sample], rejected: list[Rejection], counts: ShardCounts) -> None:
         """Write rejections, then samples, then the done-marker (the commit point)."""
         name = shard_name(index)
+        rejected_path = self.root / "rejected" / f"{name}.parquet"
         if rejected:
-            _atomic_write_table(self.root / "rejected" / f"{name}.parquet", rejections_to_table(rejected))
+            _atomic_write_table(rejected_path, rejections_to_table(rejected))
+        else:  # a redone shard may have had rejections the first time
+            rejected_path.unlink(missing_ok=True)
         _atomic_write_table(self.root / "data" / f"{name}.parquet", samples_to_table(kept))
         atomic_write_json(self.root / ".done" / f"{name}.json", counts.__dict__)
 

@@ -13,7 +13,7 @@ after that commit, and :class:`~finereason.models.client.ModelClient` holds the 
 concurrency slot until then, so at a kill the only work lost is what was in flight (sent but
 not yet committed), bounded by the concurrency. The database runs in WAL mode with one writer
 thread doing group commit: it commits whatever queued up while the previous commit ran, so
-an idle journal commits each row at once and a busy one commits hundreds per transaction.
+an idle journal commits each row at once and a busy one many rows per transaction.
 With the default ``synchronous=NORMAL`` a commit survives a process crash or ``kill -9``; after
 a power loss the last few commits may roll back (they are re-paid, never corrupted). Use
 ``synchronous="FULL"`` to also survive power loss, at one fsync per commit.
@@ -33,6 +33,7 @@ import sqlite3
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,11 @@ WHERE requests.status = 'failed'
 """
 _COMPLETION_FIELDS = frozenset(f.name for f in fields(Completion))
 
+try:
+    from orjson import dumps as _orjson_dumps
+except ImportError:  # pragma: no cover - depends on the environment
+    _orjson_dumps = None
+
 
 def _hash_bytes(obj: Any) -> dict[str, str]:
     if isinstance(obj, (bytes, bytearray, memoryview)):
@@ -97,6 +103,12 @@ class Failure:
     failures: int
 
 
+#: Rows one event loop iteration finished: each builds ``(sql, args)`` on the writer thread, and
+#: its future is settled back on that loop once the commit is done.
+_Row = tuple[Callable[[], tuple[str, tuple[Any, ...]]], "asyncio.Future[None]"]
+_Item = tuple[list[_Row], asyncio.AbstractEventLoop]
+
+
 class Journal:
     """SQLite (WAL) store of finished requests; safe for many concurrent async writers.
 
@@ -115,9 +127,8 @@ class Journal:
         self._reader.execute("PRAGMA journal_mode=WAL")
         self._reader.execute(_SCHEMA)
         self._read_lock = threading.Lock()
-        self._queue: queue.SimpleQueue[
-            tuple[str, tuple[Any, ...], asyncio.AbstractEventLoop, asyncio.Future[None]] | None
-        ] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._outbox: dict[asyncio.AbstractEventLoop, list[_Row]] = {}
         self._writer: threading.Thread | None = None
         self._writer_lock = threading.Lock()
 
@@ -161,21 +172,31 @@ class Journal:
     async def put(
         self, key: str, model_id: str, params: SamplingParams, completions: list[Completion]
     ) -> None:
-        """Store a finished request; returns once the row is committed (the request is then done)."""
-        value = zlib.compress(json.dumps([asdict(c) for c in completions], ensure_ascii=False).encode(), 1)
-        await self._write(_PUT_DONE, (key, model_id, _params_json(params), value, time.time()))
+        """Store a finished request; returns once the row is committed (the request is then done).
+
+        Encoding and compression run on the writer thread (zlib releases the GIL), off the event loop.
+        """
+        row = (key, model_id, _params_json(params), completions, time.time())
+        await self._write(lambda: (_PUT_DONE, (*row[:3], _encode(completions), row[4])))
 
     async def put_failure(self, key: str, model_id: str, params: SamplingParams, error: ModelError) -> None:
         """Record that a request failed for good (this run); a done row is never downgraded."""
         row = (key, model_id, _params_json(params), error.reason, error.detail[:2000], time.time())
-        await self._write(_PUT_FAILED, row)
+        await self._write(lambda: (_PUT_FAILED, row))
 
-    async def _write(self, sql: str, args: tuple[Any, ...]) -> None:
+    async def _write(self, build: Callable[[], tuple[str, tuple[Any, ...]]]) -> None:
         self._start_writer()
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-        self._queue.put((sql, args, loop, done))
+        outbox = self._outbox.get(loop)
+        if outbox is None:  # rows finished in this loop iteration travel to the writer together
+            outbox = self._outbox[loop] = []
+            loop.call_soon(self._post, loop)
+        outbox.append((build, done))
         await done
+
+    def _post(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._queue.put((self._outbox.pop(loop), loop))
 
     def _start_writer(self) -> None:
         if self._writer is None:
@@ -194,7 +215,7 @@ class Journal:
             if item is None:
                 break
             batch = [item]
-            while len(batch) < self._max_batch:  # group commit: take everything already queued
+            while len(batch) < self._max_batch:  # group commit: take everything queued meanwhile
                 try:
                     item = self._queue.get_nowait()
                 except queue.Empty:
@@ -203,22 +224,31 @@ class Journal:
                     stop = True
                     break
                 batch.append(item)
+            outcomes: dict[
+                asyncio.AbstractEventLoop, list[tuple[asyncio.Future[None], BaseException | None]]
+            ] = {}
+            rows = []
+            for posted, loop in batch:
+                settled = outcomes.setdefault(loop, [])
+                for build, future in posted:
+                    try:
+                        rows.append(build())
+                        settled.append((future, None))
+                    except Exception as exc:  # a row that cannot be encoded fails alone, not its batch
+                        settled.append((future, exc))
             error: BaseException | None = None
             try:
                 conn.execute("BEGIN IMMEDIATE")
-                for sql, args, _, _ in batch:
+                for sql, args in rows:
                     conn.execute(sql, args)
                 conn.execute("COMMIT")
             except sqlite3.Error as exc:
                 error = exc
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
-            by_loop: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
-            for _, _, loop, future in batch:
-                by_loop.setdefault(loop, []).append(future)
-            for loop, futures in by_loop.items():
+            for loop, settled in outcomes.items():
                 with contextlib.suppress(RuntimeError):  # that loop is closed: nobody is waiting any more
-                    loop.call_soon_threadsafe(_settle, futures, error)
+                    loop.call_soon_threadsafe(_settle, [(f, own or error) for f, own in settled])
         conn.close()
 
     def close(self) -> None:
@@ -240,13 +270,22 @@ class Journal:
         self.close()
 
 
-def _settle(futures: list[asyncio.Future[None]], error: BaseException | None) -> None:
-    for future in futures:
+def _settle(settled: list[tuple[asyncio.Future[None], BaseException | None]]) -> None:
+    for future, error in settled:
         if not future.done():
             if error is None:
                 future.set_result(None)
             else:
                 future.set_exception(error)
+
+
+def _encode(completions: list[Completion]) -> bytes:
+    raw = (
+        _orjson_dumps(completions)  # serialises dataclasses directly, ~10x faster than json
+        if _orjson_dumps is not None
+        else json.dumps([asdict(c) for c in completions], ensure_ascii=False).encode()
+    )
+    return zlib.compress(raw, 1)
 
 
 def _params_json(params: SamplingParams) -> str:

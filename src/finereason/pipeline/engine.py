@@ -128,16 +128,23 @@ async def run_async_stage(
     total: int | None = None,
     overwrite: bool = False,
     status: Any = None,
+    start: Any = None,
 ) -> dict[str, Any]:
     """Run a model stage: shards concurrently on one loop; the model client bounds requests.
 
     ``status`` is an optional zero-argument callable returning a live text (tokens/s, in
-    flight, retries, errors) shown beside the bar.
+    flight, retries, errors) shown beside the bar; ``start`` is called once the output folder
+    is ready (open clients and journals there, and fail before any work if they can't serve).
     """
     out = Dataset(out_dir)
     prepare_output(out, info, overwrite)
+    if start is not None:
+        start()
     started = time.time()
-    done = out.done_counts()
+    # A shard with failed requests is finished but not done: a rerun redoes it, and the journal
+    # makes every request that succeeded the first time free.
+    done = [c for c in out.done_counts() if not c.extra.get("failed")]
+    finished = {c.index for c in done}
     sem = asyncio.Semaphore(shards_in_flight)
 
     async def one(task: Task, bar: StageProgress) -> None:
@@ -159,7 +166,7 @@ async def run_async_stage(
         bar.advance(len(done))
         tick = asyncio.create_task(ticker(bar))
         try:
-            await asyncio.gather(*(one(t, bar) for t in tasks if not out.is_done(t.index)))
+            await asyncio.gather(*(one(t, bar) for t in tasks if t.index not in finished))
         finally:
             tick.cancel()
     return write_manifest(out, info, out.done_counts(), time.time() - started)

@@ -1,0 +1,1 @@
+"""Stage 2: dense captions and long chain-of-thought from a teacher model."""
