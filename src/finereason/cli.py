@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "finereason.models.commands",
     "finereason.distill.commands",
     "finereason.verify.commands",
+    "finereason.select.difficulty",
     "finereason.select.commands",
     "finereason.export.commands",
     "finereason.report.commands",

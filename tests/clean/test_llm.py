@@ -165,16 +165,19 @@ def test_outcomes() -> None:
     assert counts == Counter({
         "llm_clean_requests": 7, "llm_clean_no_problem": 1, "llm_clean_changed": 2, "llm_translation": 1,
         "llm_clean_non_answerable": 1, "llm_clean_unparsed": 2, "llm_clean_truncated": 1,
-        "llm_clean_failed": 1, "llm_low_quality_instruction": 1, "llm_irrelevant_content": 1,
+        "failed": 1, "llm_low_quality_instruction": 1, "llm_irrelevant_content": 1,
     })
     # The input samples themselves were not mutated.
     assert s["translate"].flags == [] and s["translate"].options == ["三", "四"]
 
 
-def test_retryable_failure_propagates_so_the_shard_is_retried() -> None:
-    model = FakeModel({"FLAKY": ModelError("http_503", "overloaded", retryable=True)})
-    with pytest.raises(ModelError):
-        asyncio.run(LLMClean(model, TEMPLATE).run([make_sample("FLAKY one", "1")]))
+def test_failed_request_keeps_the_sample_and_counts_for_the_engine() -> None:
+    """Counted under ``failed``, the engine's key for "redo this shard on rerun"."""
+    model = FakeModel({"FLAKY": ModelError("http_503", "overloaded after retries", retryable=True)})
+    sample = make_sample("FLAKY one", "1")
+    kept, rejected, counts = run(LLMClean(model, TEMPLATE), [sample])
+    assert not rejected and kept[sample.id].question == "FLAKY one"
+    assert kept[sample.id].flags == ["llm_clean_failed"] and counts["failed"] == 1
 
 
 def test_prompt_forms_and_params() -> None:
@@ -210,28 +213,49 @@ def test_rules_then_llm_through_the_async_engine(tmp_path: Path) -> None:
 
 
 def test_cli_llm_flag_with_a_fake_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    from clean_corpus import image_bytes
+    """The real command and engine with a fake backend: journal, failure, and the rerun that fixes it."""
     from test_stage import write_dataset
 
-    import finereason.models
+    import finereason.models.session
     from finereason.cli import main
 
-    model = FakeModel({"DRAW": '{"error_type": ["non-answer question"], "corrected_text": ""}'})
-    monkeypatch.setattr(finereason.models, "load_model", lambda spec: model)
-    write_dataset(tmp_path / "raw", [[make_sample("DRAW it", "1", [image_bytes("rgb_png")]),
-                                      make_sample("Find y.", "2")]])
-    args = ["clean", str(tmp_path / "raw"), "--out", str(tmp_path / "out"), "--llm", "openai://h:8000/v1/m"]
+    class Flaky(FakeModel):
+        """Fails the FLAKY question once, then answers it."""
+
+        failed_once = False
+
+        async def complete(self, messages: list[dict], params: SamplingParams) -> list[Completion]:
+            if "FLAKY" in messages[0]["content"] and not self.failed_once:
+                self.failed_once = True
+                raise ModelError("http_400", "bad request", retryable=False)
+            return await super().complete(messages, params)
+
+    model = Flaky({"DRAW": '{"error_type": ["non-answer question"], "corrected_text": ""}',
+                   "FLAKY": '{"error_type": ["irrelevant content"], "corrected_text": "Find z."}'})
+    monkeypatch.setattr(finereason.models.session, "load_model", lambda spec: model)
+    write_dataset(tmp_path / "raw", [[make_sample("DRAW it", "1"), make_sample("Find y.", "2"),
+                                      make_sample("FLAKY Find z. (ad)", "3")]])
+    out = tmp_path / "out"
+    args = ["clean", str(tmp_path / "raw"), "--out", str(out), "--llm", "openai://h:8000/v1/m"]
     assert main(args) == 0
-    m = json.loads((tmp_path / "out" / "manifest.json").read_text())
-    assert m["rejected"] == {"non_answerable": 1} and m["models"] == {"clean": "openai://h:8000/v1/m"}
+    assert "1 model requests failed" in capsys.readouterr().err
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["rejected"] == {"non_answerable": 1} and m["stats"]["failed"] == 1
+    assert m["models"] == {"clean": "openai://h:8000/v1/m"}
     assert m["settings"]["llm"]["model"] == "openai:m"  # endpoints left out: a move keeps the resume
-    assert (tmp_path / "out" / ".journal" / "clean.sqlite").exists()
+    assert (out / "journal.sqlite").exists()
+    flagged = {s.question: s.flags for s in Dataset(out).iter_samples()}
+    assert flagged["FLAKY Find z. (ad)"] == ["llm_clean_failed"]
     calls = len(model.calls)
-    # Rerun after deleting the done-markers: the journal answers, the model is not asked again.
-    for p in (tmp_path / "out" / ".done").glob("part-*.json"):
-        p.unlink()
+
+    # The rerun redoes the shard with the failure; the journal answers the two that succeeded.
     assert main(args) == 0
-    assert len(model.calls) == calls
+    assert len(model.calls) == calls + 1
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["stats"].get("failed", 0) == 0 and m["records_out"] == 2
+    flagged = {s.question: s.flags for s in Dataset(out).iter_samples()}
+    assert flagged == {"Find y.": [], "Find z.": ["llm_irrelevant_content"]}
+
     assert main(["clean", str(tmp_path / "raw"), "--out", str(tmp_path / "o2"), "--llm", "nonsense"]) == 2
     assert "model spec 'nonsense'" in capsys.readouterr().err
 

@@ -19,6 +19,12 @@ EXPECTED = {
     "reason_cot": ("description", "question"),
     "vet_statements": ("qa_pairs",),
     "vet_describe": ("statements",),
+    "direct": ("question",),
+    "direct_cot": ("question",),
+    "direct_open": ("question",),
+    "direct_open_cot": ("question",),
+    "reason_open": ("description", "question"),
+    "reason_open_cot": ("description", "question"),
 }
 
 

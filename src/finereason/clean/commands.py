@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import sys
 from pathlib import Path
+from typing import Any
 
 from finereason.clean.stage import CleanStage
 from finereason.io.store import Dataset, DatasetError
@@ -37,7 +38,8 @@ before cleaning is kept in meta original_question / original_answer.
 With --llm, each kept question also gets one LLM cleaning request (translate, strip noise,
 rewrite bare-answer instructions, reject non-answerable items: reason non_answerable) using the
 'clean' prompt; a reply that cannot be parsed leaves the question as it was, flagged
-llm_clean_unparsed. Requests are journaled in DIR2/.journal/, so a rerun pays only for the rest.
+llm_clean_unparsed. Requests are journaled (OUT/journal.sqlite): a rerun pays only for the rest
+and retries failed ones.
 (--workers does not apply then: the rules run in a thread beside the model requests.)
 
 examples:
@@ -79,6 +81,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also clean each question with this model (e.g. openai://host:8000/v1/<model>, hf:<path>)")
     p.add_argument("--llm-prompt", default="clean", metavar="NAME|FILE",
                    help="prompt template for --llm: a bundled name or a .txt file (default: clean)")
+    p.add_argument("--journal", metavar="FILE", help="request journal for --llm (default OUT/journal.sqlite)")
+    p.add_argument("--concurrency", type=_positive_int, default=None, metavar="N",
+                   help="--llm requests in flight (default: the backend's)")
     p.set_defaults(func=run)
 
 
@@ -102,55 +107,64 @@ def _run_with_llm(args: argparse.Namespace, stage: CleanStage, paths: list[Path]
                   upstream: dict) -> int:
     """Rules then the LLM as one async stage, through the journaled client.
 
-    The journal lives in the output folder (``.journal/clean.sqlite``), so a rerun after a kill
-    pays only for requests that had not finished; it is created after the output folder has
-    been checked, so a fresh run does not trip over its own journal.
+    The model and the journal (``--journal``, default OUT/journal.sqlite) are opened by the
+    engine once the output folder is checked, so a rerun after a kill pays only for requests
+    that had not finished, and a shard with failed requests is redone.
     """
     try:
-        from finereason.models import Journal, ModelClient, ModelError, SpecError, load_model, parse_spec
+        from finereason.models import SpecError, parse_spec
+        from finereason.models.session import LazyClient
         from finereason.prompts import PromptError, load_prompt
     except ImportError as e:
         print(f"finereason clean: error: --llm needs the model layer, which cannot be loaded ({e})", file=sys.stderr)
         return 2
     from finereason.clean.llm import LLMClean, RulesThenLLM
-    from finereason.pipeline.engine import prepare_output
 
     try:
         prompt = load_prompt(args.llm_prompt, expect=["question"])
         model_id = parse_spec(args.llm).model_id  # not the endpoints: moving hosts must not block a resume
-        model = load_model(args.llm)
-    except (SpecError, PromptError, ImportError, OSError, RuntimeError) as e:
+    except (SpecError, PromptError) as e:
         print(f"finereason clean: error: --llm {args.llm}: {e}", file=sys.stderr)
         return 2
-    client = ModelClient(model)
-    combined = RulesThenLLM(stage, LLMClean(client, prompt, model_id=model_id))
+    model = _OpenedLater(LazyClient(args.llm, args.journal or f"{args.out}/journal.sqlite", args.concurrency))
+    combined = RulesThenLLM(stage, LLMClean(model, prompt, model_id=model_id))
     info = RunInfo(combined.name, combined.version, combined.settings(), inputs, upstream=upstream,
                    extra={"prompts": {"clean": prompt.ref}, "models": {"clean": args.llm}})
-    out = Dataset(args.out)
-    try:
-        prepare_output(out, info, args.overwrite)
-    except DatasetError:
-        asyncio.run(client.aclose())
-        raise
-    client.journal = Journal(out.root / ".journal" / "clean.sqlite")
-
-    def status() -> str:
-        u = client.usage
-        return f"{u.requests} requests · {u.cached} journaled · {u.failed} failed · {client.in_flight} in flight"
 
     async def go() -> dict:
         try:
-            return await run_async_stage(combined, shard_tasks(paths), out.root, info, total=len(paths),
-                                         status=status)  # the output folder is prepared already
+            return await run_async_stage(combined, shard_tasks(paths), args.out, info, total=len(paths),
+                                         overwrite=args.overwrite, status=model.status, start=model.open)
         finally:
-            await client.aclose()
+            await model.lazy.aclose()
 
     try:
         manifest = asyncio.run(go())
-    except ModelError as e:
-        print(f"finereason clean: error: a model request failed after retries ({e}); rerun the same command "
-              "to resume (answered requests are journaled)", file=sys.stderr)
-        return 1
+    except (SpecError, ImportError, OSError, RuntimeError) as e:
+        print(f"finereason clean: error: --llm {args.llm}: {e}", file=sys.stderr)
+        return 2
     print_summary(manifest)
+    failed = manifest.get("stats", {}).get("failed", 0)
+    if failed:
+        print(f"clean: {failed} model requests failed (samples kept unchanged, flagged llm_clean_failed); "
+              "rerun the same command to retry them", file=sys.stderr)
     return 0
 
+
+class _OpenedLater:
+    """The model for :class:`LLMClean`, opened by the engine's ``start`` hook (after the output
+    folder is checked, so the journal never lands in a folder the run then refuses)."""
+
+    def __init__(self, lazy: Any) -> None:
+        self.lazy = lazy
+
+    def open(self) -> None:
+        self.lazy.get()
+
+    async def complete(self, messages: list, params: Any) -> list:
+        return await self.lazy.get().complete(messages, params)
+
+    def status(self) -> str:
+        client = self.lazy.get()
+        u = client.usage
+        return f"{u.requests} requests · {u.cached} journaled · {u.failed} failed · {client.in_flight} in flight"

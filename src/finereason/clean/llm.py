@@ -13,9 +13,9 @@ reply. Outcomes:
 - non-answer question: rejected, reason ``non_answerable``;
 - other fixes: the question is replaced (rule-cleaned again) and flagged ``llm_<fix>``;
 - anything unparseable or a truncated reply: unchanged, flagged ``llm_clean_unparsed``, counted;
-- a request that fails for good (not retryable, e.g. a 400): unchanged, flagged
-  ``llm_clean_failed``; a retryable failure the client already retried propagates, so the shard
-  stays unfinished and a rerun redoes it, the journal answering what was already done.
+- a request that failed after the client's retries: unchanged, flagged ``llm_clean_failed`` and
+  counted as ``failed``, which tells the engine the shard is not done: a rerun redoes it, and
+  the journal answers every request that had succeeded.
 """
 
 from __future__ import annotations
@@ -246,9 +246,7 @@ class LLMClean:
         try:
             completions = await self.model.complete(messages, self.params)
         except ModelError as e:
-            if e.retryable:
-                raise
-            counts["llm_clean_failed"] += 1
+            counts["failed"] += 1  # the engine's key: a shard with failures is redone on rerun
             return _unchanged(sample, "llm_clean_failed", str(e))
         if not completions:
             counts["llm_clean_unparsed"] += 1

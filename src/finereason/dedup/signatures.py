@@ -8,18 +8,17 @@ For each sample, in its shard's row order:
 ``phashes``  the informative image hashes (uint64); ``n_images`` counts all images
 ``sig8``     the low byte of each of the 128 MinHash values (b-bit MinHash, Li & König 2010):
              128 bytes instead of 512 for a Jaccard estimate with about the same spread
-``bandNN``   one 32-bit key per LSH band (the band's MinHash rows and ``numbers``)
+``bandNN``   one 32-bit key per LSH band (the band's MinHash rows and ``numbers``; 0 = no text)
 ``contam_*`` the benchmark match, if ``--against`` was given (decided here: it is per sample)
 
 Only the small columns of the input are read (never the image bytes), so this pass costs the
 MinHash of the text and little else. The MinHash is datasketch's (``affine32`` scheme,
-``update_batch``); only its hash values are kept, so no MinHash or LeanMinHash object outlives
-its sample.
+``update_batch``, see :mod:`finereason.dedup.minhash`); only its hash values are kept, so no
+MinHash or LeanMinHash object outlives its sample.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -30,9 +29,10 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from datasketch import MinHash, MinHashLSH
+from datasketch import MinHashLSH
 
 from finereason.dedup.contamination import BenchmarkIndex
+from finereason.dedup.minhash import band_keys, minhash
 from finereason.dedup.phash import chunk_spans, informative
 from finereason.dedup.text import answer_key, char_shingles, hash64, numbers_key, question_words
 from finereason.io.store import DatasetError, atomic_write_json, shard_name
@@ -98,11 +98,6 @@ def band_column(i: int) -> str:
     return f"band{i:02d}"
 
 
-@lru_cache(maxsize=4)
-def _permutations(num_perm: int) -> np.ndarray:
-    return MinHash(num_perm=num_perm, seed=1).permutations
-
-
 @lru_cache(maxsize=2)
 def _index(path: str, settings: DedupSettings) -> BenchmarkIndex:
     """One index per worker process, loaded on its first shard."""
@@ -123,42 +118,40 @@ def read_light(path: str | os.PathLike[str]) -> dict[str, list[Any]]:
 def sign_rows(cols: dict[str, list[Any]], settings: DedupSettings, index: BenchmarkIndex | None) -> pa.Table:
     """Signatures of one shard's rows (see module docstring)."""
     n = len(cols["id"])
-    out: dict[str, list[Any]] = {name: [] for name in signature_schema(settings).names}
-    perms = _permutations(settings.num_perm) if settings.near else None
-    empty_sig = bytes(settings.num_perm)
-    r = settings.rows
+    out: dict[str, Any] = {name: [] for name in ("exact", "answer", "numbers", "n_images", "phashes",
+                                                  "contam_kind", "contam_detail")}
+    values = np.full((n, settings.num_perm), np.iinfo(np.uint32).max, dtype=np.uint32)
+    has_text = np.zeros(n, bool)
     for i in range(n):
         images = cols["images"][i] or []
         ws = question_words(cols["question"][i], cols["options"][i])
         norm = " ".join(ws)
-        shas = ",".join(sorted(im["sha256"] or "" for im in images))
+        shas = [im["sha256"] or "" for im in images]
         hashes = [v for v in (informative(im["phash"]) for im in images) if v is not None]
-        out["id"].append(cols["id"][i])
-        out["exact"].append(hash64(norm + "\x00" + shas))
+        out["exact"].append(hash64(norm + "\x00" + ",".join(sorted(shas))))
         out["answer"].append(answer_key(cols["answer"][i]))
+        out["numbers"].append(numbers_key(ws))
         out["n_images"].append(len(images))
         out["phashes"].append(hashes)
-        shingles = char_shingles(norm, settings.shingle) if settings.near else []
-        out["has_text"].append(bool(shingles))
-        numbers = numbers_key(ws)
-        out["numbers"].append(numbers)
-        if shingles:
-            m = MinHash(num_perm=settings.num_perm, permutations=perms, scheme="affine32")
-            m.update_batch(shingles)
-            hv = np.asarray(m.hashvalues, dtype=np.uint32)
-            out["sig8"].append((hv & 0xFF).astype(np.uint8).tobytes())
-            salt = numbers.to_bytes(4, "little")
-            for b in range(settings.bands):
-                digest = hashlib.blake2b(hv[b * r : (b + 1) * r].tobytes() + salt, digest_size=4).digest()
-                out[band_column(b)].append(int.from_bytes(digest, "little"))
-        else:
-            out["sig8"].append(empty_sig)
-            for b in range(settings.bands):
-                out[band_column(b)].append(0)
-        hit = index.match(ws, hashes, [im["sha256"] or "" for im in images]) if index is not None else None
+        if settings.near and norm:
+            values[i] = minhash(char_shingles(norm, settings.shingle), settings.num_perm)
+            has_text[i] = True
+        hit = index.match(ws, hashes, shas) if index is not None else None
         out["contam_kind"].append(hit.kind if hit else None)
         out["contam_detail"].append(hit.detail() if hit else None)
-    return pa.Table.from_pydict(out, schema=signature_schema(settings))
+    schema = signature_schema(settings)
+    arrays = {name: pa.array(col, type=schema.field(name).type) for name, col in out.items()}
+    arrays["id"] = pa.array(cols["id"], type=pa.string())
+    arrays["has_text"] = pa.array(has_text)
+    # The low byte of each value: unequal minima agree there 1/256 of the time (see grouping).
+    sig8 = (values & 0xFF).astype(np.uint8)
+    arrays["sig8"] = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(settings.num_perm), n, [None, pa.py_buffer(sig8.tobytes())])
+    keys = band_keys(values, settings.bands, settings.rows, np.asarray(out["numbers"], dtype=np.uint32))
+    keys[~has_text] = 0
+    for b in range(settings.bands):
+        arrays[band_column(b)] = pa.array(keys[:, b], type=pa.uint32())
+    return pa.Table.from_arrays([arrays[name] for name in schema.names], schema=schema)
 
 
 @dataclass(frozen=True)

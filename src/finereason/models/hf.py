@@ -171,9 +171,16 @@ class HFModel(BatchedModel):
         prompts, images = [], []
         for messages, _ in requests:
             conversation, conv_images = self._prepare(messages)
+            # A final assistant message is a prefill to continue (e.g. a thinking budget that closed
+            # </think> itself), not a finished turn: render it open, with no new generation prompt.
+            continuing = bool(conversation) and conversation[-1]["role"] == "assistant"
             prompts.append(
                 self.processor.apply_chat_template(
-                    conversation, add_generation_prompt=True, tokenize=False, **template_kwargs
+                    conversation,
+                    add_generation_prompt=not continuing,
+                    continue_final_message=continuing,
+                    tokenize=False,
+                    **template_kwargs,
                 )
             )
             images.append(conv_images)
@@ -249,7 +256,7 @@ class HFModel(BatchedModel):
         for key, value in extra.items():
             if not hasattr(config, key):
                 raise ModelError("bad_request", f"unknown generation setting in extra: {key!r}")
-            setattr(config, key, value)
+            setattr(config, key, _as_lists(value))
         return config
 
     def _completion(self, row: list[int], prompt: str, prompt_tokens: int, params: SamplingParams) -> Completion:
@@ -280,6 +287,11 @@ class HFModel(BatchedModel):
 def _split_extra(params: SamplingParams) -> tuple[dict, dict]:
     extra = dict(params.extra)
     return dict(extra.pop(TEMPLATE_EXTRA, None) or {}), extra
+
+
+def _as_lists(value: Any) -> Any:
+    """Tuples (extras must be hashable) back to the lists ``generate`` validates, e.g. ``bad_words_ids``."""
+    return [_as_lists(v) for v in value] if isinstance(value, tuple) else value
 
 
 def _decode_image(data: bytes) -> Image.Image:
