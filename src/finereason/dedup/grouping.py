@@ -38,7 +38,7 @@ from finereason.dedup.signatures import DedupSettings, band_column
 #: Predecessors in a key's run each sample is compared with (besides the run's first).
 WINDOW = 4
 #: Candidate pairs verified per numpy block (bounds the (pairs × 128) temporary).
-BLOCK = 1 << 16
+BLOCK = 1 << 13
 
 DROP_SCHEMA = pa.schema(
     [

@@ -5,9 +5,6 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from finereason.report.html import write_report
-from finereason.report.stats import collect
-
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
@@ -28,6 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from finereason.report.html import write_report  # matplotlib: only when a report is drawn
+    from finereason.report.stats import collect
+
     root = Path(args.dir)
     st = collect(str(root))
     out = Path(args.out) if args.out else root / "report.html"
