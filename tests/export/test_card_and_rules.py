@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 from trainer_rules import validate_llamafactory, validate_swift
 
-from finereason.export.card import reasoning_words, render_card, stats_from_summaries, summarize, write_card
+from finereason.export.card import (
+    reasoning_words,
+    render_card,
+    stats_from_summaries,
+    summarize,
+    write_card,
+)
 from finereason.report.stats import DatasetStats
 from finereason.schema import Sample
 

@@ -1,4 +1,9 @@
-"""``finereason export`` end to end on the real MMFineReason records, checked against each trainer's rules."""
+"""``finereason export`` end to end on the real MMFineReason records, checked against each trainer's rules.
+
+The 70 records of the shared fixture become Samples as in tests/select (is_consistent → verdict,
+the teacher's reply → response). The mapping is repeated there and here on purpose: a shared
+``conftest.py`` in these folders would shadow the ``conftest`` other test folders import from.
+"""
 
 from __future__ import annotations
 
@@ -13,8 +18,50 @@ import pytest
 from trainer_rules import validate_llamafactory, validate_swift
 
 from finereason.cli import main
-from finereason.io.store import Dataset
-from finereason.schema import Image, Sample
+from finereason.io.images import make_image
+from finereason.io.store import Dataset, ShardCounts, atomic_write_json
+from finereason.schema import Image, Sample, stable_id
+
+FIXTURE_DIR = Path("/work/shared/fixtures/mmfinereason-sample")
+DOMAINS = {
+    "Euclid30K": "Math", "MMR1": "Math", "WeMath2-Standard": "Math", "FineVision-scienceqa": "Science",
+    "GameQA-140K": "Puzzle", "FineVision-raven": "Puzzle", "LLaVA-CoT": "General",
+}
+
+
+@pytest.fixture(scope="module")
+def records() -> list[dict]:
+    path = FIXTURE_DIR / "records.jsonl"
+    if not path.exists():
+        pytest.skip(f"real-data fixture not found at {path}")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def samples(records: list[dict]) -> list[Sample]:
+    """is_consistent → verdict, the teacher's reply → response, the image file → an Image."""
+    out = []
+    for r in records:
+        images = [make_image((FIXTURE_DIR / r["image"]).read_bytes(), r["image"])] if r.get("image") else []
+        out.append(Sample(
+            id=stable_id(r["source"], str(r["id"])), source=r["source"], domain=DOMAINS[r["source"]],
+            question=r["question"], answer=r["answer"], images=images, caption=r.get("caption"),
+            response=r.get("qwen3vl_235b_thinking_response"),
+            verdict="correct" if r["is_consistent"] else "incorrect", pass_rate=r["pass_rate"],
+        ))
+    return out
+
+
+def write_dataset(samples: list[Sample], root: Path, shard_size: int, manifest: dict | None = None) -> Path:
+    ds = Dataset(root)
+    for i in range(0, max(len(samples), 1), shard_size):
+        chunk = samples[i:i + shard_size]
+        ds.write_shard(i // shard_size, chunk, [], ShardCounts(i // shard_size, len(chunk), len(chunk), {}, 0.0, {}))
+    atomic_write_json(root / "manifest.json", manifest or {
+        "stage": "select", "rejected": {"verdict_not_correct": 16},
+        "upstream": {"stage": "verify", "rejected": {"answer_missing": 3}},
+    })
+    return root
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +81,7 @@ def rejected_reasons(out: Path) -> Counter[str]:
 
 
 @pytest.fixture(scope="module")
-def src(write_dataset, samples: list[Sample], tmp_path_factory: pytest.TempPathFactory) -> Path:
+def src(samples: list[Sample], tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_dataset(samples, tmp_path_factory.mktemp("export") / "selected", shard_size=16)
 
 
@@ -152,7 +199,7 @@ def test_hf_parquet_keeps_the_canonical_fields(datasets, exports, samples) -> No
     assert pq.ParquetFile(next((exports["hf"] / "data").glob("*.parquet"))).schema_arrow.metadata[b"huggingface"]
 
 
-def test_every_problem_is_a_rejection_with_its_reason(write_dataset, samples, tmp_path) -> None:
+def test_every_problem_is_a_rejection_with_its_reason(samples, tmp_path) -> None:
     base = [s for s in samples if s.images][:6]
     shared = base[0].images[0]
     variants = [
@@ -213,7 +260,7 @@ def test_option_errors(src, tmp_path) -> None:
     assert main(["export", str(src), "--format", "trl", "--system", "<image>", "--out", str(tmp_path / "c")]) == 2
 
 
-def test_nothing_exported_is_an_error(write_dataset, samples, tmp_path) -> None:
+def test_nothing_exported_is_an_error(samples, tmp_path) -> None:
     src = write_dataset([dataclasses.replace(s, response=None) for s in samples[:4]], tmp_path / "in", 4)
     assert main(["export", str(src), "--format", "trl", "--out", str(tmp_path / "o"), "--workers", "1"]) == 1
     assert rejected_reasons(tmp_path / "o") == Counter(no_response=4)

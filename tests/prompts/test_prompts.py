@@ -25,6 +25,7 @@ EXPECTED = {
     "direct_open_cot": ("question",),
     "reason_open": ("description", "question"),
     "reason_open_cot": ("description", "question"),
+    "student": ("question",),
 }
 
 

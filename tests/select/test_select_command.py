@@ -11,8 +11,58 @@ import pyarrow.parquet as pq
 import pytest
 
 from finereason.cli import main
-from finereason.io.store import Dataset
-from finereason.schema import Sample
+from finereason.io.images import make_image
+from finereason.io.store import Dataset, ShardCounts, atomic_write_json
+from finereason.schema import Sample, stable_id
+
+FIXTURE_DIR = Path("/work/shared/fixtures/mmfinereason-sample")
+
+#: Domains of the fixture's subsets, from the paper's Table 5.
+DOMAINS = {
+    "Euclid30K": "Math", "MMR1": "Math", "WeMath2-Standard": "Math", "FineVision-scienceqa": "Science",
+    "GameQA-140K": "Puzzle", "FineVision-raven": "Puzzle", "LLaVA-CoT": "General",
+}
+
+
+@pytest.fixture(scope="module")
+def records() -> list[dict]:
+    path = FIXTURE_DIR / "records.jsonl"
+    if not path.exists():
+        pytest.skip(f"real-data fixture not found at {path}")
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def record_to_sample(r: dict) -> Sample:
+    """The release's columns mapped onto a Sample (is_consistent → verdict, the teacher's reply → response)."""
+    images = [make_image((FIXTURE_DIR / r["image"]).read_bytes(), r["image"])] if r.get("image") else []
+    return Sample(
+        id=stable_id(r["source"], str(r["id"])),
+        source=r["source"],
+        domain=DOMAINS[r["source"]],
+        question=r["question"],
+        answer=r["answer"],
+        images=images,
+        caption=r.get("caption"),
+        response=r.get("qwen3vl_235b_thinking_response"),
+        verdict="correct" if r["is_consistent"] else "incorrect",
+        pass_rate=r["pass_rate"],
+    )
+
+
+@pytest.fixture(scope="module")
+def samples(records: list[dict]) -> list[Sample]:
+    return [record_to_sample(r) for r in records]
+
+
+def write_dataset(samples: list[Sample], root: Path, shard_size: int, manifest: dict | None = None) -> Path:
+    """Write samples as a finereason dataset folder with ``shard_size`` samples per shard."""
+    ds = Dataset(root)
+    for i in range(0, max(len(samples), 1), shard_size):
+        chunk = samples[i:i + shard_size]
+        ds.write_shard(i // shard_size, chunk, [], ShardCounts(i // shard_size, len(chunk), len(chunk), {}, 0.0, {}))
+    atomic_write_json(root / "manifest.json", manifest or {"stage": "verify", "rejected": {"answer_missing": 3}})
+    return root
+
 
 
 def run_select(src: Path, out: Path, *args: str, workers: int = 1) -> tuple[set[str], Counter[str], dict]:
@@ -26,7 +76,7 @@ def run_select(src: Path, out: Path, *args: str, workers: int = 1) -> tuple[set[
 
 
 @pytest.fixture(scope="module")
-def src(write_dataset, samples: list[Sample], tmp_path_factory: pytest.TempPathFactory) -> Path:
+def src(samples: list[Sample], tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_dataset(samples, tmp_path_factory.mktemp("select") / "in", shard_size=16)
 
 
@@ -63,7 +113,7 @@ def test_known_subset_sizes(src, tmp_path) -> None:
     assert run_select(src, tmp_path / "a", "--subset", "all")[1] == Counter(verdict_not_correct=16)
 
 
-def test_unscored_samples_are_rejected_not_easy(write_dataset, samples, tmp_path) -> None:
+def test_unscored_samples_are_rejected_not_easy(samples, tmp_path) -> None:
     unscored = {s.id for s in samples[:12]}
     data = [dataclasses.replace(s, pass_rate=None) if s.id in unscored else s for s in samples]
     src = write_dataset(data, tmp_path / "in", shard_size=20)
@@ -74,7 +124,7 @@ def test_unscored_samples_are_rejected_not_easy(write_dataset, samples, tmp_path
     assert unscored <= kept and "no_pass_rate" not in reasons
 
 
-def test_quality_flags(write_dataset, samples, tmp_path) -> None:
+def test_quality_flags(samples, tmp_path) -> None:
     flags = {0: ["repetition: a 50-word sequence occurs >= 3 times"], 1: ["think_missing: no <think>…</think> block"],
              2: ["language: 40% of letters are latin"], 3: ["truncated: finish_reason=length"]}
     data = [dataclasses.replace(s, flags=flags.get(i, [])) for i, s in enumerate(samples)]
@@ -98,13 +148,13 @@ def test_rejections_keep_the_whole_sample(src, tmp_path, samples) -> None:
         assert row["response"] == original.response
 
 
-def test_no_verdicts_means_no_verdict_filter(write_dataset, samples, tmp_path) -> None:
+def test_no_verdicts_means_no_verdict_filter(samples, tmp_path) -> None:
     src = write_dataset([dataclasses.replace(s, verdict=None) for s in samples], tmp_path / "in", 35)
     kept, reasons, manifest = run_select(src, tmp_path / "out")
     assert len(kept) == 70 and not reasons and manifest["settings"]["require_correct"] is False
 
 
-def test_mixed_verdicts_reject_unverified(write_dataset, samples, tmp_path) -> None:
+def test_mixed_verdicts_reject_unverified(samples, tmp_path) -> None:
     data = [dataclasses.replace(s, verdict=None) if i < 5 else s for i, s in enumerate(samples)]
     _, reasons, _ = run_select(write_dataset(data, tmp_path / "in", 35), tmp_path / "out")
     assert reasons["no_verdict"] == 5
@@ -121,7 +171,7 @@ CAP_ARGS = [
 
 
 @pytest.mark.parametrize("args", CAP_ARGS)
-def test_caps_do_not_depend_on_sharding(write_dataset, samples, tmp_path, args) -> None:
+def test_caps_do_not_depend_on_sharding(samples, tmp_path, args) -> None:
     results = []
     for shard_size, order in [(70, 1), (7, 1), (16, -1)]:  # one shard, ten, and reversed order
         src = write_dataset(samples[::order], tmp_path / f"in{shard_size}", shard_size)
@@ -130,7 +180,7 @@ def test_caps_do_not_depend_on_sharding(write_dataset, samples, tmp_path, args) 
     assert results[0][1] == results[1][1] == results[2][1]
 
 
-def test_caps_do_not_depend_on_workers(write_dataset, samples, tmp_path) -> None:
+def test_caps_do_not_depend_on_workers(samples, tmp_path) -> None:
     src = write_dataset(samples, tmp_path / "in", 7)
     args = ["--cap-per-source", "5", "--balance", "domain", "--limit", "17"]
     one = run_select(src, tmp_path / "one", *args, workers=1)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from finereason.select.subsets import NAMED_SUBSETS, Interval, RangeError, Rules, parse_interval
+from finereason.select.subsets import (
+    NAMED_SUBSETS,
+    Interval,
+    RangeError,
+    Rules,
+    parse_interval,
+)
 
 
 @pytest.mark.parametrize(

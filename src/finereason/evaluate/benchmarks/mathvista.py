@@ -1,0 +1,203 @@
+"""MathVista testmini (Lu et al. 2024): 1,000 math-in-visual-context problems.
+
+Published as ``testmini.json`` (a mapping ``pid → problem`` with ``question, image`` (a path
+relative to the JSON's folder), ``choices, unit, precision, answer, question_type
+(multi_choice|free_form), answer_type (text|integer|float|list), metadata{task, context, …}``)
+and as the Hugging Face parquet (same fields plus ``decoded_image``).
+
+Scoring follows MathVista's ``calculate_score.py``: a chosen letter becomes its choice text and
+must equal the answer; integers compare as integers; floats after rounding to ``precision``
+decimals; lists element-wise. Two deliberate departures, both to stop guessing: a reply naming no
+choice is *unparsed* (the official scorer snaps it to the closest choice by edit distance), and
+free-form answers are read from an answer marker rather than by a GPT extractor.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from finereason.evaluate.benchmarks.base import Benchmark, Score, failed_item, image_ref, read_table, require_columns
+from finereason.evaluate.items import BenchmarkError, EvalItem, ImageRef, ItemError, format_options, option_letters
+from finereason.evaluate.parsing import numbers_in, parse_choice, parse_number, visible_text
+from finereason.verify.extract import extract_answer
+
+_ANSWER_TYPES = ("text", "integer", "float", "list")
+TASKS = (
+    "figure question answering",
+    "geometry problem solving",
+    "math word problem",
+    "textbook question answering",
+    "visual question answering",
+)
+
+
+class MathVista(Benchmark):
+    name = "mathvista"
+    title = "MathVista testmini"
+    formats = "testmini.json + image files (GitHub/Hugging Face), or the Hugging Face parquet"
+    id_fields = ("pid", "id")
+    macro_over = "category"
+    category_order = TASKS
+
+    def load(self, path: Path) -> list[EvalItem]:
+        if path.is_dir():
+            candidates = [path / "testmini.json", path / "data" / "testmini.json"]
+            json_path = next((p for p in candidates if p.exists()), None)
+            if json_path is None:
+                parquet = sorted(path.rglob("*testmini*.parquet")) or sorted(path.rglob("*.parquet"))
+                if not parquet:
+                    raise BenchmarkError(f"{path}: no testmini.json or parquet file in this folder (MathVista)")
+                return self._load_parquet(path)
+            path = json_path
+        if path.suffix.lower() == ".parquet":
+            return self._load_parquet(path)
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise BenchmarkError(f"{path}: file not found (MathVista)") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise BenchmarkError(f"{path}: not valid JSON: {err}") from err
+        if isinstance(data, dict):
+            problems = [(str(k), v) for k, v in data.items()]
+        elif isinstance(data, list):
+            problems = [(str(p.get("pid", i)) if isinstance(p, dict) else str(i), p) for i, p in enumerate(data)]
+        else:
+            raise BenchmarkError(f"{path}: expected a JSON object of pid → problem (MathVista testmini.json)")
+        return [self._item_or_error(pid, problem, path, path.parent) for pid, problem in problems]
+
+    def _load_parquet(self, path: Path) -> list[EvalItem]:
+        table = read_table(path, what="MathVista")
+        require_columns(table, path, (("pid",), ("question",), ("answer",), ("question_type",), ("answer_type",)),
+                        "MathVista")
+        return [self._item_or_error(str(row["pid"]), row, path, None) for row in table.to_pylist()]
+
+    def _item_or_error(self, pid: str, problem: Any, path: Path, image_root: Path | None) -> EvalItem:
+        try:
+            if not isinstance(problem, dict):
+                raise ItemError(f"item {pid}: not an object")
+            return self._item(pid, problem, image_root)
+        except ItemError as err:
+            meta = problem.get("metadata") if isinstance(problem, dict) else None
+            meta = meta if isinstance(meta, dict) else {}
+            return failed_item(pid, f"{path}: {err}", category=meta.get("task") or "unknown",
+                               subcategory=meta.get("context") or "")
+
+    def _item(self, pid: str, p: dict, image_root: Path | None) -> EvalItem:
+        missing = [k for k in ("question", "answer", "question_type", "answer_type") if p.get(k) in (None, "")]
+        if missing:
+            raise ItemError(f"item {pid}: missing field(s) {', '.join(missing)}")
+        qtype, atype = p["question_type"], p["answer_type"]
+        if qtype not in ("multi_choice", "free_form"):
+            raise ItemError(f"item {pid}: unknown question_type {qtype!r}")
+        if atype not in _ANSWER_TYPES:
+            raise ItemError(f"item {pid}: unknown answer_type {atype!r}")
+        options: dict[str, str] = {}
+        if qtype == "multi_choice":
+            choices = p.get("choices")
+            if not isinstance(choices, list) or len(choices) < 2 or not all(isinstance(c, (str, int, float)) for c in choices):
+                raise ItemError(f"item {pid}: choices are malformed ({choices!r})")
+            options = dict(zip(option_letters(len(choices)), (str(c) for c in choices)))
+            if str(p["answer"]) not in options.values():
+                raise ItemError(f"item {pid}: answer {p['answer']!r} is not one of the choices")
+        precision = p.get("precision")
+        if atype == "float" and precision is not None:
+            try:
+                precision = int(precision)
+            except (TypeError, ValueError):
+                raise ItemError(f"item {pid}: precision {precision!r} is not an integer") from None
+        meta = p.get("metadata") if isinstance(p.get("metadata"), dict) else {}
+        return EvalItem(
+            id=pid,
+            question=str(p["question"]),
+            answer=str(p["answer"]),
+            options=options,
+            images=self._images(pid, p, image_root),
+            category=meta.get("task") or "unknown",
+            subcategory=meta.get("context") or "unknown",
+            question_type="multiple-choice" if options else "open",
+            answer_type=atype,
+            precision=precision if atype == "float" else None,
+            unit=p.get("unit") or None,
+            meta={k: meta[k] for k in ("source", "grade", "skills", "language") if k in meta},
+        )
+
+    def _images(self, pid: str, p: dict, image_root: Path | None) -> list[ImageRef]:
+        decoded = p.get("decoded_image")
+        if decoded is not None:
+            ref = image_ref(decoded, "decoded_image", pid)
+            return [ref] if ref else []
+        rel = p.get("image")
+        if not rel:
+            raise ItemError(f"item {pid}: no image")
+        if image_root is None:
+            raise ItemError(f"item {pid}: image {rel!r} is a path but the parquet has no decoded_image")
+        return [ImageRef(str(rel), path=image_root / str(rel))]
+
+    def question_text(self, item: EvalItem) -> str:
+        text = item.question.strip()
+        if item.unit:
+            text += f" (Unit: {item.unit})"
+        if item.options:
+            return f"{text}\n{format_options(item.options)}"
+        hints = {
+            "integer": "The answer is an integer, e.g. 1, 2, 3.",
+            "list": "The answer is a Python list, e.g. [1, 2, 3].",
+        }
+        if item.answer_type == "float":
+            places = item.precision if item.precision is not None else 2
+            hint = f"The answer is a number with {places} decimal place{'s' if places != 1 else ''}."
+        else:
+            hint = hints.get(item.answer_type, "")
+        return f"{text}\n{hint}" if hint else text
+
+    def score(self, item: EvalItem, response: str) -> Score:
+        if item.options:
+            parsed = parse_choice(response, item.options)
+            if parsed.value is None:
+                return Score("unparsed", "none", None, parsed.method, "names no choice")
+            chosen = item.options[parsed.value]
+            ok = chosen == item.answer
+            return Score("correct" if ok else "incorrect", "choice_text", chosen, parsed.method,
+                         f"chose {parsed.value} = {chosen!r}, gold {item.answer!r}")
+        if item.answer_type == "list":
+            return self._score_list(item, response)
+        if item.answer_type == "text":
+            visible = visible_text(response)
+            found = extract_answer(visible) if visible is not None else None
+            if found is None:
+                return Score("unparsed", "none", None, "unclosed_think" if visible is None else "none")
+            ok = found.text.strip().lower() == item.answer.strip().lower()
+            return Score("correct" if ok else "incorrect", "exact", found.text, found.method)
+        parsed = parse_number(response)
+        if parsed.value is None:
+            return Score("unparsed", "none", None, parsed.method, "no number found")
+        pred = float(parsed.value)
+        try:
+            gold = float(item.answer)
+        except ValueError:
+            return Score("error", "none", parsed.value, parsed.method, f"gold {item.answer!r} is not a number")
+        if item.answer_type == "integer":
+            pred_s, gold_s = str(int(pred)), str(int(gold))
+        elif item.precision is not None:
+            pred_s, gold_s = f"{round(pred, item.precision):.{item.precision}f}", f"{round(gold, item.precision):.{item.precision}f}"
+        else:
+            pred_s, gold_s = repr(pred), repr(gold)
+        ok = pred_s == gold_s
+        return Score("correct" if ok else "incorrect", item.answer_type, pred_s, parsed.method,
+                     f"{pred_s} vs gold {gold_s}")
+
+    def _score_list(self, item: EvalItem, response: str) -> Score:
+        visible = visible_text(response)
+        found = extract_answer(visible) if visible is not None else None
+        if found is None:
+            return Score("unparsed", "none", None, "unclosed_think" if visible is None else "none")
+        pred, gold = numbers_in(found.text), numbers_in(item.answer)
+        if not pred:
+            return Score("unparsed", "none", None, found.method, "answer has no numbers")
+        ok = len(pred) == len(gold) and all(float(a) == float(b) for a, b in zip(pred, gold))
+        return Score("correct" if ok else "incorrect", "list", f"[{', '.join(pred)}]", found.method)
+
+
+BENCHMARK = MathVista()
