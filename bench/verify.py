@@ -20,7 +20,7 @@ from pathlib import Path
 
 from finereason.verify import Verdict, Verifier, VerifyItem, extract_answer
 
-FIXTURE = Path("/work/shared/fixtures/mmfinereason-sample/records.jsonl")
+FIXTURE = Path(__file__).resolve().parents[2] / "shared/fixtures/mmfinereason-sample/records.jsonl"
 STEPS = ("exact", "choice", "numeric", "math_verify", "judge", "none")
 
 

@@ -12,6 +12,7 @@ import sys
 
 from finereason import __version__
 from finereason.io.store import DatasetError
+from finereason.pipeline.engines import EngineError
 from finereason.pipeline.recipe import RecipeError
 
 #: Modules that add subcommands, in the order ``--help`` lists them (pipeline order).
@@ -72,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (DatasetError, RecipeError) as e:
+    except (DatasetError, RecipeError, EngineError) as e:
         print(f"finereason: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-FIXTURE_DIR = Path("/work/shared/fixtures/mmfinereason-sample")
+from fixture_dir import FIXTURE_DIR
 
 
 @pytest.fixture(scope="session")

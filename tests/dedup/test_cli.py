@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import image, kept_ids, sample, write_dataset
+from dedup_helpers import image, kept_ids, sample, write_dataset
 
 from finereason.cli import main
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import blank, image, kept_ids, rejections, sample, write_dataset
+from dedup_helpers import blank, image, kept_ids, rejections, sample, write_dataset
 
 from finereason.dedup import DedupSettings, run_dedup
 from finereason.io.store import Dataset
@@ -108,11 +108,44 @@ def test_a_byte_identical_blank_picture_with_the_same_question_is_caught(bench: 
 def test_duplicates_of_a_contaminated_sample_name_a_kept_twin(bench: Path, tmp_path: Path) -> None:
     """Contaminated samples leave first, so a duplicate's twin is always a sample that stays."""
     src = write_dataset(tmp_path / "train", [
-        [sample("c1", COPIED, [image(100)]), sample("k1", "Completely unrelated question about prime numbers below fifty.")],
-        [sample("c2", COPIED, [image(100)]), sample("k2", "completely unrelated question about PRIME numbers below fifty")],
+        [sample("c1", COPIED, [image(100)]), sample("k1", "An unrelated question about prime numbers below fifty.")],
+        [sample("c2", COPIED, [image(100)]), sample("k2", "an unrelated question about PRIME numbers below fifty")],
     ])
     out = tmp_path / "out"
     run_dedup(str(src), str(out), DedupSettings(), against=[str(bench)], workers=1)
     rej = rejections(out)
     assert rej["c1"][0] == rej["c2"][0] == "benchmark_overlap"
     assert rej["k2"] == ("duplicate_exact", "twin=k1")
+
+
+HINT = ("Hint: Please answer the question and provide the correct option letter, e.g., A, B, C, D, "
+        "at the end. Question: ")
+
+
+def test_boilerplate_and_template_pictures_shared_by_many_items_are_not_evidence(tmp_path: Path) -> None:
+    """With --generic-df 3: MathVista-style hint boilerplate in every benchmark item, and a
+    picture that three benchmark items show, no longer make a training sample contaminated;
+    a copied question still does."""
+    shared_picture = image(200)
+    items = [sample(f"b{i}", HINT + q, [shared_picture if i < 3 else image(210 + i)])
+             for i, q in enumerate([
+                 "Which planet in the diagram is closest to the sun?",
+                 "How many moons orbit the largest planet shown?",
+                 "Which layer of the atmosphere is labelled X?",
+                 "What is the perimeter of the hexagon drawn with side 7 cm?",
+             ])]
+    bench = write_dataset(tmp_path / "bench", [items])
+    src = write_dataset(tmp_path / "train", [[
+        sample("hint_only", HINT + "What fraction of the circle is shaded in the picture?", []),
+        sample("template_pic", "Which planet in the diagram has the most moons?", [shared_picture]),
+        sample("copy", HINT + "What is the perimeter of the hexagon drawn with side 7 cm?", [image(213, "JPEG")]),
+    ]])
+    out = tmp_path / "out"
+    m = run_dedup(str(src), str(out), DedupSettings(generic_df=3), against=[str(bench)], workers=1)
+    assert set(rejections(out)) == {"copy"}
+    assert m["dedup"]["benchmark_images_common"] == 3
+    # With the default (10) neither is a template among 4 items: the text-only sample is mostly
+    # boilerplate 8-grams and counts as copied; the shared picture with {planet, moons} counts.
+    out10 = tmp_path / "out10"
+    run_dedup(str(src), str(out10), DedupSettings(), against=[str(bench)], workers=1)
+    assert set(rejections(out10)) == {"hint_only", "template_pic", "copy"}

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import blank, image, kept_ids, rejections, sample, write_dataset
+from dedup_helpers import blank, image, kept_ids, rejections, sample, write_dataset
 
 from finereason.dedup import DedupSettings, run_dedup
 from finereason.io.images import phash_distance
@@ -24,6 +24,14 @@ TRIANGLE = ("In triangle ABC shown in the figure, AB = {a} cm, BC = {b} cm and a
 RECIPE = ("The bar chart shows the number of books read by each student in the class last month. "
           "How many more books did the top reader read than the student who read the fewest?")
 
+# A long shared preamble, as ScienceQA's "Lecture:" questions have (seen in the release sample).
+LECTURE = ("Lecture: Every living thing needs food to stay alive. Living things get their food in "
+           "different ways. A food chain shows how living things in an ecosystem get their food. "
+           "Producers make their own food. Many producers use carbon dioxide, water, and sunlight to "
+           "make sugar. This sugar is food for the producer. Consumers eat other living things. "
+           "Consumers cannot make their own food. Question: ")
+EATS, MAKES = "It eats another living thing.", "It makes its own food."
+
 
 def planted() -> list[list]:
     img_a, img_b, img_g = image(1), image(2), image(3)
@@ -34,6 +42,8 @@ def planted() -> list[list]:
         sample("C1", TEMPLATE, [image(31)]),
         sample("D1", "How many circles are drawn in the figure?", [image(40)]),
         sample("E1", "What colour is the background of this image?", [blank("white")]),
+        sample("L1", LECTURE + "In this food chain, the scorpion is a consumer. Why?", [image(70)],
+               answer="B", options=[MAKES, EATS]),
     ]
     shard1 = [
         sample("B_near", GARDEN.replace("determine", "compute"), [image(2, "JPEG")], answer="24"),
@@ -42,6 +52,9 @@ def planted() -> list[list]:
         sample("E2", "What colour is the background of this image?", [blank("#f0f0f0")]),
         sample("F1", TRIANGLE.format(a=3, b=4), [image(50)], answer=None),
         sample("G1", RECIPE, [img_g], answer="12"),
+        # one picture, one preamble, another question: the same letter picks another option
+        sample("L2", LECTURE + "In this food chain, the Mojave yucca is a producer. Why?", [image(70)],
+               answer="B", options=[EATS, MAKES]),
     ]
     shard2 = [
         sample("A_exact", "  what IS the area of the SHADED region?? <image>", [img_a]),
@@ -50,6 +63,9 @@ def planted() -> list[list]:
         sample("F2", TRIANGLE.format(a=6, b=8), [image(50)], answer=None),
         sample("G2", RECIPE, [image(3, "JPEG")], answer="15"),
         sample("K", "An unrelated question about something else entirely.", [image(60)]),
+        # L1 again with its options shuffled: a duplicate
+        sample("L1_shuffled", LECTURE + "In this food chain, the scorpion is a consumer. Why?", [image(70)],
+               answer="A", options=[EATS, MAKES]),
     ]
     return [shard0, shard1, shard2]
 
@@ -74,7 +90,7 @@ def test_planted_images_are_what_the_test_assumes() -> None:
 
 def test_planted_duplicates_are_dropped_naming_their_twin(deduped: Path) -> None:
     rej = rejections(deduped)
-    assert set(rej) == {"A_exact", "B_near", "T_near"}
+    assert set(rej) == {"A_exact", "B_near", "T_near", "L1_shuffled"}
     reason, detail = rej["A_exact"]
     assert reason == "duplicate_exact" and detail == "twin=A"
     reason, detail = rej["B_near"]
@@ -83,25 +99,26 @@ def test_planted_duplicates_are_dropped_naming_their_twin(deduped: Path) -> None
     assert m and float(m.group(1)) >= 0.8 and int(m.group(2)) <= 4
     reason, detail = rej["T_near"]
     assert reason == "near_duplicate" and detail.startswith("twin=T ") and "no images" in detail
+    assert rej["L1_shuffled"][0] == "near_duplicate" and rej["L1_shuffled"][1].startswith("twin=L1 ")
 
 
 def test_near_misses_are_kept(deduped: Path) -> None:
     kept = kept_ids(deduped)
-    # same template, other picture; two questions on one picture; blank pictures; other
-    # numbers on one picture; other answer on a re-encoded picture
-    for sid in ("C1", "C2", "D1", "D2", "E1", "E2", "E3", "F1", "F2", "G1", "G2", "K"):
+    # same template, other picture; two questions on one picture (short, or behind one long
+    # preamble); blank pictures; other numbers on one picture; other answer on a re-encoded one
+    for sid in ("C1", "C2", "D1", "D2", "E1", "E2", "E3", "F1", "F2", "G1", "G2", "K", "L1", "L2"):
         assert sid in kept
     assert kept[:3] == ["A", "B", "T"]  # input order preserved, first occurrences kept
 
 
 def test_manifest_counts_each_kind(deduped: Path) -> None:
     m = Dataset(deduped).manifest()
-    assert m["stage"] == "dedup" and m["records_in"] == 18 and m["records_out"] == 15
-    assert m["rejected"] == {"duplicate_exact": 1, "near_duplicate": 2}
-    assert m["stats"] == {"duplicate_exact": 1, "near_duplicate_text_image": 1, "near_duplicate_text_only": 1}
+    assert m["stage"] == "dedup" and m["records_in"] == 21 and m["records_out"] == 17
+    assert m["rejected"] == {"duplicate_exact": 1, "near_duplicate": 3}
+    assert m["stats"] == {"duplicate_exact": 1, "near_duplicate_text_image": 2, "near_duplicate_text_only": 1}
     assert m["settings"]["text_threshold"] == 0.8 and m["settings"]["against"] == []
-    assert m["dedup"]["samples"] == 18
-    assert m["dedup"]["signature_bytes"] / 18 <= 200
+    assert m["dedup"]["samples"] == 21
+    assert m["dedup"]["signature_bytes"] / 21 <= 200
 
 
 def test_same_input_same_result_with_more_workers(source: Path, deduped: Path, tmp_path: Path) -> None:
@@ -124,7 +141,7 @@ def test_resume_redoes_only_a_missing_shard(source: Path, tmp_path: Path) -> Non
     assert (kept_ids(out), rejections(out)) == before
     assert plan.stat().st_mtime_ns == planned_at  # the grouping was not redone
     assert (out / "data" / "part-00000.parquet").stat().st_mtime_ns == untouched
-    assert json.loads((out / "manifest.json").read_text())["records_out"] == 15
+    assert json.loads((out / "manifest.json").read_text())["records_out"] == 17
 
 
 def test_resume_after_a_kill_during_signatures(source: Path, tmp_path: Path) -> None:
@@ -149,6 +166,18 @@ def test_resume_after_a_kill_during_signatures(source: Path, tmp_path: Path) -> 
     assert (kept_ids(out), rejections(out)) == expected
 
 
+def test_a_changed_input_is_not_resumed_with_a_stale_plan(tmp_path: Path) -> None:
+    from finereason.io.store import DatasetError
+
+    src = write_dataset(tmp_path / "in", planted())
+    out = tmp_path / "out"
+    run_dedup(str(src), str(out), DedupSettings(), workers=1)
+    write_dataset(src, [[sample("new", "A sample added after the run.")], *planted()])
+    (out / ".done" / "part-00000.json").unlink()
+    with pytest.raises(DatasetError, match="input changed"):
+        run_dedup(str(src), str(out), DedupSettings(), workers=1)
+
+
 def test_other_settings_do_not_mix_into_a_run(source: Path, deduped: Path) -> None:
     from finereason.io.store import DatasetError
 
@@ -167,5 +196,5 @@ def test_a_lower_threshold_or_wider_distance_finds_more(source: Path, tmp_path: 
     out = tmp_path / "loose"
     run_dedup(str(source), str(out), DedupSettings(text_threshold=0.5, phash_distance=8), workers=1)
     rej = rejections(out)
-    assert {"A_exact", "B_near", "T_near"} <= set(rej)
+    assert {"A_exact", "B_near", "T_near", "L1_shuffled"} <= set(rej)
     assert not {"F2", "G2", "C2", "D2"} & set(rej)

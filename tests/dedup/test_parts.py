@@ -7,21 +7,29 @@ import io
 import random
 
 import numpy as np
-from conftest import blank, drawing, image
+from dedup_helpers import blank, image
 from PIL import Image as PILImage
 from PIL import ImageDraw
 
-from finereason.dedup.grouping import WINDOW, candidate_pairs, greedy, jaccard_estimate
+from finereason.dedup.grouping import WINDOW, candidate_pairs, greedy
+from finereason.dedup.minhash import band_keys, jaccard_estimate, minhash, pack_low_bits
 from finereason.dedup.phash import chunk_spans, distances, informative, mostly_blank, span_values
 from finereason.dedup.signatures import DedupSettings
 from finereason.dedup.text import answer_key, char_shingles, content_words, ngram_hashes, question_words, words
+from finereason.io.images import phash
 
 
 def test_normalisation_ignores_case_spacing_punctuation_tags_and_superscripts() -> None:
     assert words("<image> What IS  x²?\n") == words("what is x2") == ["what", "is", "x2"]
     assert question_words("Pick one:", ["A. 3", "B. 4"]) == ["pick", "one", "a", "3", "b", "4"]
+    assert words("What is $x+1$?") == words("what is x + 1") != words("What is x-1?")
+    assert words("x − 1") == words("x - 1")
     assert answer_key(None) == answer_key("  ") == 0
     assert answer_key("$12$.") == answer_key("12") != 0
+    # a letter is its option: shuffled options agree, different picks do not
+    assert answer_key("B", ["eats food", "makes food"]) == answer_key("A", ["makes food", "eats food"])
+    assert answer_key("B", ["eats food", "makes food"]) != answer_key("B", ["makes food", "eats food"])
+    assert answer_key("E", ["x", "y"]) == answer_key("e")  # out of range: the letter itself
 
 
 def test_word_ngrams_and_shingles() -> None:
@@ -60,7 +68,7 @@ def test_blank_looking_images_are_mostly_blank() -> None:
     ImageDraw.Draw(page).text((5, 5), "Fig 1", fill="black")  # a label in a corner: 32 bits set, but blank
     buf = io.BytesIO()
     page.save(buf, "PNG")
-    assert informative(image_phash(page)) is not None and mostly_blank(buf.getvalue())
+    assert informative(phash(page)) is not None and mostly_blank(buf.getvalue())
     assert mostly_blank(blank("white").bytes)
     assert mostly_blank(b"definitely not an image")
     assert not mostly_blank(image(7).bytes)
@@ -71,31 +79,30 @@ def test_blank_looking_images_are_mostly_blank() -> None:
     assert not mostly_blank(buf.getvalue())  # a bare line drawing is a picture
 
 
-def image_phash(im: PILImage.Image) -> str:
-    from finereason.io.images import phash
-
-    return phash(im)
-
-
-def test_bbit_jaccard_estimate_tracks_the_true_jaccard() -> None:
-    from datasketch import MinHash
-
+def test_packed_low_bits_estimate_the_true_jaccard() -> None:
     rng = random.Random(1)
-    universe = [f"w{i}".encode() for i in range(2000)]
+    universe = [f"w{i}".encode() for i in range(4000)]
     rows, truth = [], []
     for j in (0.2, 0.5, 0.8, 0.95):
-        shared = int(300 * 2 * j / (1 + j))  # |A∩B| for |A| = |B| = 300 and Jaccard j
-        pool = rng.sample(universe, 600)
-        a = pool[:300]
-        b = pool[:shared] + pool[300 : 300 + 300 - shared]
-        for s in (a, b):
-            m = MinHash(num_perm=128, seed=1)
-            m.update_batch(s)
-            rows.append((np.asarray(m.hashvalues, np.uint32) & 0xFF).astype(np.uint8))
+        shared = int(400 * 2 * j / (1 + j))  # |A∩B| for |A| = |B| = 400 and Jaccard j
+        pool = rng.sample(universe, 800)
+        a, b = pool[:400], pool[:shared] + pool[400 : 400 + 400 - shared]
+        rows += [minhash(a, 128), minhash(b, 128)]
         truth.append(len(set(a) & set(b)) / len(set(a) | set(b)))
-    sig8 = np.stack(rows)
-    est = jaccard_estimate(sig8, np.arange(0, 8, 2), np.arange(1, 8, 2))
+    packed = pack_low_bits(np.stack(rows))
+    assert packed.shape == (8, 64)
+    est = jaccard_estimate(packed, np.arange(0, 8, 2), np.arange(1, 8, 2))
     assert np.all(np.abs(est - np.asarray(truth)) < 0.12)
+    assert jaccard_estimate(packed, np.asarray([0]), np.asarray([0]))[0] == 1.0
+
+
+def test_band_keys_agree_exactly_when_the_band_and_the_numbers_do() -> None:
+    v = np.random.default_rng(0).integers(0, 2**32, size=(3, 18), dtype=np.uint64).astype(np.uint32)
+    v[1, :9] = v[0, :9]  # rows 0 and 1 share band 0 only
+    v[2] = v[0]
+    keys = band_keys(v, 2, 9, np.asarray([5, 5, 6], np.uint32))
+    assert keys[0, 0] == keys[1, 0] and keys[0, 1] != keys[1, 1]
+    assert keys[2, 0] != keys[0, 0]  # same text, other numbers: never a candidate
 
 
 def test_candidate_pairs_stay_bounded_in_a_bucket_of_one_template() -> None:
@@ -119,4 +126,3 @@ def test_lsh_bands_favour_recall_at_the_threshold() -> None:
     assert s.bands * s.rows <= s.num_perm
     p = 1 - (1 - 0.8**s.rows) ** s.bands
     assert p > 0.85
-    assert drawing(1).size == (320, 240)

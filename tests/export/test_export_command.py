@@ -22,7 +22,7 @@ from finereason.io.images import make_image
 from finereason.io.store import Dataset, ShardCounts, atomic_write_json
 from finereason.schema import Image, Sample, stable_id
 
-FIXTURE_DIR = Path("/work/shared/fixtures/mmfinereason-sample")
+from fixture_dir import FIXTURE_DIR
 DOMAINS = {
     "Euclid30K": "Math", "MMR1": "Math", "WeMath2-Standard": "Math", "FineVision-scienceqa": "Science",
     "GameQA-140K": "Puzzle", "FineVision-raven": "Puzzle", "LLaVA-CoT": "General",

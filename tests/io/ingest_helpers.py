@@ -14,7 +14,7 @@ from PIL import Image as PILImage
 from finereason.io.store import Dataset
 from finereason.schema import Sample
 
-FIXTURE = Path("/work/shared/fixtures/mmfinereason-sample")
+from fixture_dir import FIXTURE_DIR as FIXTURE
 
 
 def encode(im: PILImage.Image, fmt: str = "PNG") -> bytes:

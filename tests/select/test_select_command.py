@@ -15,7 +15,7 @@ from finereason.io.images import make_image
 from finereason.io.store import Dataset, ShardCounts, atomic_write_json
 from finereason.schema import Sample, stable_id
 
-FIXTURE_DIR = Path("/work/shared/fixtures/mmfinereason-sample")
+from fixture_dir import FIXTURE_DIR
 
 #: Domains of the fixture's subsets, from the paper's Table 5.
 DOMAINS = {

@@ -10,7 +10,9 @@ import pytest
 
 from finereason.verify import Verifier
 
-FIXTURE = Path("/work/shared/fixtures/mmfinereason-sample/records.jsonl")
+from fixture_dir import FIXTURE_DIR
+
+FIXTURE = FIXTURE_DIR / "records.jsonl"
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from typing import Any
 
 from finereason.clean.stage import CleanStage
 from finereason.io.store import Dataset, DatasetError
-from finereason.pipeline.engine import run_async_stage, run_stage
+from finereason.pipeline.engines import EngineError, engine_from_args
 from finereason.pipeline.manifest import RunInfo
 from finereason.pipeline.options import add_run_options, print_summary
 from finereason.pipeline.stage import shard_tasks
@@ -97,8 +97,8 @@ def run(args: argparse.Namespace) -> int:
     if args.llm:
         return _run_with_llm(args, stage, paths, inputs, source.manifest())
     info = RunInfo(stage.name, stage.version, stage.settings(), inputs, upstream=source.manifest())
-    manifest = run_stage(stage, shard_tasks(paths), args.out, info, workers=args.workers, total=len(paths),
-                         overwrite=args.overwrite)
+    manifest = engine_from_args(args).run_stage(stage, shard_tasks(paths), args.out, info, workers=args.workers,
+                                                total=len(paths), overwrite=args.overwrite)
     print_summary(manifest)
     return 0
 
@@ -133,13 +133,16 @@ def _run_with_llm(args: argparse.Namespace, stage: CleanStage, paths: list[Path]
 
     async def go() -> dict:
         try:
-            return await run_async_stage(combined, shard_tasks(paths), args.out, info, total=len(paths),
-                                         overwrite=args.overwrite, status=model.status, start=model.open)
+            return await engine_from_args(args).run_async_stage(
+                combined, shard_tasks(paths), args.out, info, total=len(paths), overwrite=args.overwrite,
+                status=model.status, start=model.open)
         finally:
             await model.lazy.aclose()
 
     try:
         manifest = asyncio.run(go())
+    except EngineError:
+        raise  # about the cluster, not the model: the CLI prints it as it is
     except (SpecError, ImportError, OSError, RuntimeError) as e:
         print(f"finereason clean: error: --llm {args.llm}: {e}", file=sys.stderr)
         return 2

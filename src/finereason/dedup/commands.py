@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from finereason.dedup.run import run_dedup
 from finereason.dedup.signatures import DedupSettings
@@ -17,28 +18,39 @@ and every dropped sample goes to rejected/ naming its twin or the benchmark item
                      <image> tags ignored) and byte-identical images
   near_duplicate     question text with MinHash Jaccard >= --text-threshold (character
                      5-grams, 128 permutations), the same numbers in it, the same answer when
-                     both have one, and a near-identical image (pHash Hamming distance <=
-                     --phash-distance); two samples without images match on the text alone.
-                     Two different questions about one picture are not duplicates.
+                     both have one (a choice letter counts as its option's text), and a
+                     near-identical image (pHash Hamming distance <= --phash-distance); two
+                     samples without images match on the text alone. Two different questions
+                     about one picture are not duplicates.
   benchmark_overlap  (with --against) a sample S contains a benchmark item B when
-                       8-gram overlap >= --overlap-threshold AND (S or B has no image OR
-                         an image of S is within --phash-distance of an image of B)   [text, both]
-                       OR an image matches AND word overlap >= --image-overlap-threshold [image]
-                     8-gram overlap = S's word n-grams (--ngram) also in B / S's n-grams;
-                     a question under n words counts 1 if its normalised text equals B's.
-                     Word overlap = shared content words (stopwords and "find/figure/shown"
-                     boilerplate removed) / the smaller set: it survives a reworded question.
-                     So the same question on the same picture is caught, the same picture
-                     asked in other words is caught, a copied text-only problem is caught; a
-                     generic phrase ("what is the value of x in the figure below") on another
-                     picture is not. An image matches when byte-identical or, if it is not
-                     blank or flat (judged by its hash, and benchmark images by how much is
-                     drawn on them),
-                     within --phash-distance: all blank pages look alike to a pHash.
+                       n-gram overlap >= --overlap-threshold AND (S or B has no image OR
+                         an image of S matches an image of B)                   [text, both]
+                       OR an image matches AND word overlap >= --image-overlap-threshold
+                                                                                 [image]
+                     n-gram overlap: S's word n-grams (--ngram, default 8 as Open-R1) also
+                       in B / S's n-grams; a question under n words counts 1 if its
+                       normalised text equals B's.
+                     image match: byte-identical, or pHash within --phash-distance where
+                       neither picture is flat or blank (all blank pages look alike to a
+                       pHash; benchmark pictures are checked for how much is drawn on them).
+                     word overlap: shared content words / the smaller set, 0 below two
+                       shared; content words leave out stopwords, boilerplate ("find",
+                       "figure", "shown") and template vocabulary. It survives rewording.
+                     Templates are not evidence: n-grams, short questions and words shared
+                     by --generic-df or more benchmark items (boilerplate like MathVista's
+                     "Hint: Please answer the question…") are ignored, and so is a
+                     benchmark picture that --generic-df or more items show, counting
+                     look-alikes within --phash-distance (one chart style, one layout).
+                     Caught: the same question on the same picture (both), the same picture
+                     asked in other words (image), a copied text-only problem (text). Not
+                     caught: a generic phrase ("what is the value of x in the figure below")
+                     on another picture, other questions about a blank page.
 
 Work is three passes: signatures per shard (parallel), one global grouping over compact
-signatures (~160 bytes a sample), then the rewrite per shard (parallel). Rerunning the same
-command resumes; the plan of which sample is whose twin stays in DIR2/.dedup/drops.parquet.
+signatures (~100 bytes a sample held, under 200 at peak), then the rewrite per shard
+(parallel). Rerunning the same command resumes; the plan of which sample is whose twin
+stays in DIR2/.dedup/drops.parquet. Run it after `finereason clean`, which reads options
+written in the question into the options column that the answer check uses.
 
 examples:
   finereason dedup runs/clean --out runs/dedup
@@ -55,7 +67,9 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _int_range(lo: int, hi: int):  # noqa: ANN202 - argparse type factory
+def _int_range(lo: int, hi: int) -> Callable[[str], int]:
+    """An argparse type: an integer in [lo, hi]."""
+
     def parse(text: str) -> int:
         value = int(text)
         if not lo <= value <= hi:
@@ -83,9 +97,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ngram", type=_int_range(1, 64), default=8, metavar="N",
                    help="word n-gram size for benchmark text overlap (default 8, as Open-R1)")
     p.add_argument("--overlap-threshold", type=_fraction, default=0.5, metavar="F",
-                   help="share of a sample's n-grams found in a benchmark question to count as text overlap (default 0.5)")
+                   help="share of a sample's n-grams found in a benchmark question that counts as text "
+                        "overlap (default 0.5)")
     p.add_argument("--image-overlap-threshold", type=_fraction, default=0.5, metavar="F",
                    help="word overlap an image match also needs to count as contamination (default 0.5; 0 = any)")
+    p.add_argument("--generic-df", type=_int_range(2, 1_000_000), default=10, metavar="N",
+                   help="benchmark n-grams and pictures shared by N or more benchmark items are templates, "
+                        "not evidence of contamination (default 10)")
     p.add_argument("--no-near", action="store_true", help="exact duplicates only (no MinHash; faster)")
     p.set_defaults(func=run)
 
@@ -96,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
     settings = DedupSettings(
         text_threshold=args.text_threshold, phash_distance=args.phash_distance, ngram=args.ngram,
         overlap_threshold=args.overlap_threshold, image_overlap_threshold=args.image_overlap_threshold,
-        near=not args.no_near,
+        generic_df=args.generic_df, near=not args.no_near,
     )
     manifest = run_dedup(args.dir, args.out, settings, against=args.against, workers=args.workers,
                          overwrite=args.overwrite)

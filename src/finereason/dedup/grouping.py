@@ -1,8 +1,9 @@
 """Pass 2: the global decision, in the main process, over the compact signatures only.
 
-Memory is about 160 bytes a sample, held as numpy arrays: 128 (``sig8``) + 8 (exact key) + 4
-(answer) + 4 (numbers) + 12 per informative image + a few flags; the band keys are read one
-band at a time (4 bytes a sample, plus the sort's 16). Nothing compares all pairs:
+Memory is about 100 bytes a sample, held as numpy arrays: 64 (``sig4``) + 8 (exact key) + 4
+(answer) + 4 (numbers) + 4 (image count) + 12 per informative image + 2 flags; the band keys
+are read one band at a time, and the sort of one pass adds ~40 bytes a row. Nothing compares
+all pairs:
 
 1. **contaminated** samples (decided in pass 1) leave first, so every twin named later is a
    kept sample;
@@ -15,7 +16,8 @@ band at a time (4 bytes a sample, plus the sort's 16). Nothing compares all pair
    with the run's first and its ``WINDOW`` predecessors, which bounds the work of template
    questions that fill a whole bucket. A candidate pair is a near-duplicate when the b-bit
    Jaccard estimate ≥ ``text_threshold``, the pHash distance ≤ ``phash_distance`` (pictured),
-   the numbers agree and the answers agree where both exist. Samples whose images are all
+   the numbers agree and the answers agree where both exist (a choice letter read as its
+   option's text). Samples whose images are all
    uninformative (blank) are never near-duplicates of anything.
 4. Greedy in input order: a sample is dropped if it is a near-duplicate of an earlier sample
    that is kept; its twin is the first such sample. So the result is the same on every run.
@@ -32,12 +34,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from finereason.dedup.minhash import jaccard_estimate
 from finereason.dedup.phash import chunk_spans, distances, span_values
 from finereason.dedup.signatures import DedupSettings, band_column
 
 #: Predecessors in a key's run each sample is compared with (besides the run's first).
 WINDOW = 4
-#: Candidate pairs verified per numpy block (bounds the (pairs × 128) temporary).
+#: Candidate pairs verified per numpy block (bounds the pairs × num_perm/2 temporary).
 BLOCK = 1 << 13
 
 DROP_SCHEMA = pa.schema(
@@ -63,7 +66,7 @@ class Signatures:
     n_images: np.ndarray
     has_text: np.ndarray
     contaminated: np.ndarray
-    sig8: np.ndarray | None
+    sig4: np.ndarray | None  # (n × num_perm/2) packed low bits, see minhash.pack_low_bits
     image_hashes: np.ndarray  # informative hashes, flattened
     image_owner: np.ndarray  # global index of each hash's sample
 
@@ -74,7 +77,7 @@ class Signatures:
     def nbytes(self) -> int:
         arrays = [self.exact, self.answer, self.numbers, self.n_images, self.has_text, self.contaminated,
                   self.image_hashes, self.image_owner]
-        return sum(a.nbytes for a in arrays) + (self.sig8.nbytes if self.sig8 is not None else 0)
+        return sum(a.nbytes for a in arrays) + (self.sig4.nbytes if self.sig4 is not None else 0)
 
 
 def _col(table: pa.Table, name: str, dtype: Any) -> np.ndarray:
@@ -91,11 +94,12 @@ def load(paths: list[Path], counts: list[int], settings: DedupSettings) -> Signa
     n_images = np.empty(n, np.int32)
     has_text = np.empty(n, bool)
     contaminated = np.empty(n, bool)
-    sig8 = np.empty((n, settings.num_perm), np.uint8) if settings.near else None
+    width = settings.num_perm // 2
+    sig4 = np.empty((n, width), np.uint8) if settings.near else None
     hashes: list[np.ndarray] = []
     owners: list[np.ndarray] = []
     columns = ["exact", "answer", "numbers", "n_images", "has_text", "phashes", "contam_kind"]
-    columns += ["sig8"] if settings.near else []
+    columns += ["sig4"] if settings.near else []
     for shard, path in enumerate(paths):
         t = pq.read_table(path, columns=columns)
         lo, hi = int(offsets[shard]), int(offsets[shard + 1])
@@ -109,23 +113,23 @@ def load(paths: list[Path], counts: list[int], settings: DedupSettings) -> Signa
         contaminated[lo:hi] = t.column("contam_kind").combine_chunks().is_valid().to_numpy(zero_copy_only=False)
         ph = t.column("phashes").combine_chunks()
         hashes.append(ph.flatten().to_numpy(zero_copy_only=False).astype(np.uint64))
-        owners.append(lo + np.repeat(np.arange(hi - lo, dtype=np.int64),
-                                     ph.value_lengths().to_numpy(zero_copy_only=False)))
-        if sig8 is not None and hi > lo:
-            raw = t.column("sig8").combine_chunks()
+        owners.append(np.repeat(np.arange(lo, hi, dtype=np.int32),
+                                 ph.value_lengths().to_numpy(zero_copy_only=False)))
+        if sig4 is not None and hi > lo:
+            raw = t.column("sig4").combine_chunks()
             buf = np.frombuffer(raw.buffers()[1], dtype=np.uint8)
-            start = raw.offset * settings.num_perm
-            sig8[lo:hi] = buf[start : start + (hi - lo) * settings.num_perm].reshape(hi - lo, settings.num_perm)
-    return Signatures(paths, offsets, exact, answer, numbers, n_images, has_text, contaminated, sig8,
+            start = raw.offset * width
+            sig4[lo:hi] = buf[start : start + (hi - lo) * width].reshape(hi - lo, width)
+    return Signatures(paths, offsets, exact, answer, numbers, n_images, has_text, contaminated, sig4,
                       np.concatenate(hashes) if hashes else np.empty(0, np.uint64),
-                      (np.concatenate(owners) if owners else np.empty(0, np.int64)).astype(np.int32))
+                      np.concatenate(owners) if owners else np.empty(0, np.int32))
 
 
 def _band(sigs: Signatures, b: int) -> np.ndarray:
-    out = np.empty(sigs.n, np.uint64)
+    out = np.empty(sigs.n, np.uint32)
     for shard, path in enumerate(sigs.paths):
         lo, hi = int(sigs.offsets[shard]), int(sigs.offsets[shard + 1])
-        out[lo:hi] = _col(pq.read_table(path, columns=[band_column(b)]), band_column(b), np.uint64)
+        out[lo:hi] = _col(pq.read_table(path, columns=[band_column(b)]), band_column(b), np.uint32)
     return out
 
 
@@ -133,31 +137,30 @@ def candidate_pairs(keys: np.ndarray, items: np.ndarray) -> tuple[np.ndarray, np
     """Pairs (earlier, later) of ``items`` (ascending) that share a key, bounded per run.
 
     Each item is paired with the first item of its run and its ``WINDOW`` predecessors there.
+    ``keys`` is consumed (pass a temporary: it is freed as soon as it is sorted).
     """
     if len(keys) < 2:
-        return np.empty(0, np.int64), np.empty(0, np.int64)
-    order = np.argsort(keys, kind="stable")  # stable: within a run, items stay ascending
+        return items[:0], items[:0]
+    order = np.argsort(keys, kind="stable").astype(np.int32)  # stable: runs stay in item order
     k = keys[order]
-    first = np.concatenate(([True], k[1:] != k[:-1]))
-    starts = np.flatnonzero(first)[np.cumsum(first) - 1]
-    pos = np.arange(len(k))
+    del keys
+    first = np.empty(len(k), bool)
+    first[0] = True
+    np.not_equal(k[1:], k[:-1], out=first[1:])
+    del k
+    starts = np.flatnonzero(first).astype(np.int32)[np.cumsum(first, dtype=np.int32) - 1]
+    del first
+    later = np.flatnonzero(np.arange(len(order), dtype=np.int32) > starts).astype(np.int32)
     left: list[np.ndarray] = []
     right: list[np.ndarray] = []
     for w in range(1, WINDOW + 1):
-        sel = pos - w >= starts
-        left.append(order[pos[sel] - w])
-        right.append(order[pos[sel]])
-    sel = pos - starts > WINDOW
+        sel = later[later - w >= starts[later]]
+        left.append(order[sel - w])
+        right.append(order[sel])
+    sel = later[later - starts[later] > WINDOW]
     left.append(order[starts[sel]])
-    right.append(order[pos[sel]])
+    right.append(order[sel])
     return items[np.concatenate(left)], items[np.concatenate(right)]
-
-
-def jaccard_estimate(sig8: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Jaccard from b-bit (8-bit) MinHash: unequal minima still agree in their low byte 1/256 of
-    the time, so P(agree) = J + (1 − J)/256."""
-    agree = (sig8[a] == sig8[b]).mean(axis=1)
-    return np.clip((agree - 1 / 256) / (1 - 1 / 256), 0.0, 1.0)
 
 
 def _verify(sigs: Signatures, a: np.ndarray, b: np.ndarray, settings: DedupSettings,
@@ -169,28 +172,29 @@ def _verify(sigs: Signatures, a: np.ndarray, b: np.ndarray, settings: DedupSetti
     keep &= (sigs.answer[a] == sigs.answer[b]) | (sigs.answer[a] == 0) | (sigs.answer[b] == 0)
     idx = np.flatnonzero(keep)
     ok = np.zeros(len(a), bool)
-    assert sigs.sig8 is not None
+    assert sigs.sig4 is not None
     for s in range(0, len(idx), BLOCK):
         blk = idx[s : s + BLOCK]
-        ok[blk] = jaccard_estimate(sigs.sig8, a[blk], b[blk]) >= settings.text_threshold
+        ok[blk] = jaccard_estimate(sigs.sig4, a[blk], b[blk]) >= settings.text_threshold
     return ok
 
 
 def near_edges(sigs: Signatures, active: np.ndarray, settings: DedupSettings, stats: Counter[str]) -> np.ndarray:
     """Verified near-duplicate pairs among ``active`` samples, as unique (earlier, later) rows."""
     # Pictured samples: one row per informative image of an active sample with text.
-    rows = np.flatnonzero(active[sigs.image_owner] & sigs.has_text[sigs.image_owner])
-    owner = sigs.image_owner[rows].astype(np.int64)
+    rows = np.flatnonzero(active[sigs.image_owner] & sigs.has_text[sigs.image_owner]).astype(np.int32)
+    owner = sigs.image_owner[rows]
     hashes = sigs.image_hashes[rows]
-    positions = np.arange(len(rows))
-    text_only = np.flatnonzero(active & sigs.has_text & (sigs.n_images == 0))
+    del rows
+    positions = np.arange(len(owner), dtype=np.int32)
+    text_only = np.flatnonzero(active & sigs.has_text & (sigs.n_images == 0)).astype(np.int32)
     found: list[np.ndarray] = []
     for b in range(settings.bands):
         band = _band(sigs, b)
         for span in chunk_spans(settings.phash_distance):
             # key = band key (high 32 bits) | the hash's bits in this span (≤ 32 bits)
-            keys = (band[owner] << np.uint64(32)) | span_values(hashes, span)
-            ra, rb = candidate_pairs(keys, positions)
+            ra, rb = candidate_pairs((band[owner].astype(np.uint64) << np.uint64(32)) | span_values(hashes, span),
+                                     positions)
             stats["candidate_pairs"] += len(ra)
             image_ok = distances(hashes[ra], hashes[rb]) <= settings.phash_distance
             first, later = owner[ra], owner[rb]
@@ -201,7 +205,7 @@ def near_edges(sigs: Signatures, active: np.ndarray, settings: DedupSettings, st
         ok = _verify(sigs, first, later, settings, None)
         found.append(np.stack([first[ok], later[ok]], axis=1))
         del band
-    edges = np.concatenate(found) if found else np.empty((0, 2), np.int64)
+    edges = np.concatenate(found).astype(np.int64) if found else np.empty((0, 2), np.int64)
     edges = np.sort(edges, axis=1)  # (earlier, later): two images of one pair can come either way
     edges = np.unique(edges, axis=0) if len(edges) else edges
     stats["near_pairs"] += len(edges)
@@ -271,7 +275,7 @@ def group(paths: list[Path], counts: list[int], settings: DedupSettings) -> tupl
         twin[hit] = near_twin[hit]
     dropped = np.flatnonzero(reason > 0)
     names = _ids(sigs, twin[twin >= 0])
-    details = _details(sigs, dropped, reason, twin, names, settings, stats)
+    details = _details(sigs, dropped, reason, twin, names, stats)
     shard = np.searchsorted(sigs.offsets, dropped, side="right") - 1
     table = pa.Table.from_pydict(
         {"shard": shard.astype(np.int32), "row": (dropped - sigs.offsets[shard]).astype(np.int32),
@@ -282,7 +286,8 @@ def group(paths: list[Path], counts: list[int], settings: DedupSettings) -> tupl
 
 
 def _details(sigs: Signatures, dropped: np.ndarray, reason: np.ndarray, twin: np.ndarray,
-             names: dict[int, str], settings: DedupSettings, stats: Counter[str]) -> list[tuple[str, str, str]]:
+             names: dict[int, str], stats: Counter[str]) -> list[tuple[str, str, str]]:
+    """(reason, kind, detail) of each dropped sample, counting each kind into ``stats``."""
     out: list[tuple[str, str, str]] = []
     contam: dict[int, tuple[str, str]] = {}
     need = dropped[reason[dropped] == 1]
@@ -303,8 +308,8 @@ def _details(sigs: Signatures, dropped: np.ndarray, reason: np.ndarray, twin: np
             stats["duplicate_exact"] += 1
         else:
             t = int(twin[g])
-            assert sigs.sig8 is not None
-            j = float(jaccard_estimate(sigs.sig8, np.asarray([g]), np.asarray([t]))[0])
+            assert sigs.sig4 is not None
+            j = float(jaccard_estimate(sigs.sig4, np.asarray([g]), np.asarray([t]))[0])
             dist = _min_distance(sigs, g, t)
             kind = "text_only" if dist is None else "text_image"
             extra = "no images" if dist is None else f"phash_distance={dist}"

@@ -52,3 +52,25 @@ def band_keys(values: np.ndarray, bands: int, rows: int, salt: np.ndarray) -> np
             h = fmix64((h * np.uint64(0x9E3779B97F4A7C15)) ^ values[:, band * rows + j].astype(np.uint64))
         out[:, band] = (h >> np.uint64(32)).astype(np.uint32)
     return out
+
+
+#: Bits of each MinHash value kept for the Jaccard estimate (b-bit MinHash, Li & König 2010).
+#: Unequal minima still agree in their low 4 bits 1/16 of the time, which the estimate
+#: corrects for; at J = 0.8 with 128 permutations its spread grows only from 0.035 (full
+#: values) to 0.037, for 64 bytes a sample instead of 512.
+BITS = 4
+
+
+def pack_low_bits(values: np.ndarray) -> np.ndarray:
+    """(texts × num_perm/2) uint8: the low 4 bits of each value, two values to a byte."""
+    low = (values & 0xF).astype(np.uint8)
+    return low[:, 0::2] | (low[:, 1::2] << np.uint8(4))
+
+
+def jaccard_estimate(packed: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Jaccard estimates of the pairs (a[i], b[i]) from packed low bits: P(agree) = J + (1 − J)/16."""
+    x = packed[a] ^ packed[b]
+    agree = ((x & np.uint8(0xF)) == 0).sum(axis=1) + ((x >> np.uint8(4)) == 0).sum(axis=1)
+    chance = 1 / (1 << BITS)
+    p = agree / (2 * packed.shape[1])
+    return np.clip((p - chance) / (1 - chance), 0.0, 1.0)

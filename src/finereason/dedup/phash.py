@@ -58,7 +58,7 @@ def mostly_blank(data: bytes) -> bool:
         im = decode(data)
     except ImageDecodeError:
         return True
-    grey = np.asarray(to_rgb(im).convert("L").resize((32, 32), PILImage.BOX), dtype=np.float32)
+    grey = np.asarray(to_rgb(im).convert("L").resize((32, 32), PILImage.Resampling.BOX), dtype=np.float32)
     ink = np.abs(grey - np.median(grey)) > INK_LEVEL
     return float(ink.mean()) < MIN_INK
 

@@ -3,9 +3,10 @@
 Work files live in ``OUT/.dedup/``: ``signatures/`` (pass 1, one file and done-marker per input
 shard), ``benchmarks.parquet`` (the ``--against`` index), ``drops.parquet`` (pass 2: every
 dropped sample's shard, row, reason and detail) and ``plan.json`` (pass 2's statistics,
-written last: once it exists the grouping is never redone). Pass 3 is an ordinary stage under
-the engine, with its own done-markers. After the plan is written the signatures are deleted;
-the drop table stays as the run's record of which sample was whose twin.
+written last: once it exists the grouping is never redone, and a resumed run checks that the
+input still has the shards and rows it was planned for). Pass 3 is an ordinary stage under
+the engine, with its own done-markers. After the plan is written the signatures and the
+index are deleted; the drop table stays as the run's record of which sample was whose twin.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from finereason.dedup.contamination import INDEX_SCHEMA, benchmark_shards, index_benchmark_shard
+from finereason.dedup.contamination import INDEX_SCHEMA, benchmark_shards, drop_common_images, index_benchmark_shard
 from finereason.dedup.grouping import group
 from finereason.dedup.rewrite import STAGE, VERSION, DedupRewrite, rewrite_tasks
 from finereason.dedup.signatures import DedupSettings, SignShard, signature_done, signature_rows
@@ -32,6 +33,9 @@ from finereason.io.store import Dataset, DatasetError, atomic_write_json, shard_
 from finereason.pipeline.engine import prepare_output, run_stage
 from finereason.pipeline.manifest import RunInfo
 from finereason.pipeline.progress import StageProgress, say
+
+#: Prefixes of the plan's per-kind counts (duplicate_exact, near_duplicate_*, benchmark_overlap_*).
+DROP_KINDS = ("duplicate_exact", "near_duplicate", "benchmark_overlap")
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -72,12 +76,15 @@ def _index_job(job: tuple[str, str]) -> pa.Table:
     return index_benchmark_shard(job[0], Path(job[1]))
 
 
-def build_benchmark_index(against: list[str], path: Path, workers: int) -> dict[str, Any]:
+def build_benchmark_index(against: list[str], path: Path, settings: DedupSettings, workers: int) -> dict[str, Any]:
     """Index every ``--against`` folder into ``path`` (kept for a resumed run)."""
     if not path.exists():
         jobs = [(name, str(p)) for name, p in benchmark_shards(against)]
         tables = pool_map(_index_job, jobs, workers=workers, description="dedup: benchmark index")
         table = pa.concat_tables(tables) if tables else INDEX_SCHEMA.empty_table()
+        table, common = drop_common_images(table, phash_distance=settings.phash_distance,
+                                           generic_df=settings.generic_df)
+        table = table.replace_schema_metadata({"images_common": str(common)})
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
         pq.write_table(table, tmp)
@@ -85,6 +92,7 @@ def build_benchmark_index(against: list[str], path: Path, workers: int) -> dict[
     table = pq.read_table(path, columns=["bench", "n_images", "phashes"])
     items = table.column("bench").to_pylist()
     return {
+        "benchmark_images_common": int((table.schema.metadata or {}).get(b"images_common", b"0")),
         "benchmark_items": {b: items.count(b) for b in sorted(set(items))},
         "benchmark_images": int(pc.sum(table.column("n_images")).as_py() or 0),
         "benchmark_images_indexed": int(pc.sum(pc.list_value_length(table.column("phashes"))).as_py() or 0),
@@ -95,29 +103,38 @@ def plan(paths: list[Path], work: Path, settings: DedupSettings, against: list[s
     """Passes 1 and 2 (skipped when ``plan.json`` exists); returns the plan's statistics."""
     plan_path = work / "plan.json"
     if plan_path.exists():
-        return json.loads(plan_path.read_text())
+        planned: dict[str, Any] = json.loads(plan_path.read_text())
+        rows = sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
+        if (planned.get("shards"), planned.get("samples")) != (len(paths), rows):
+            raise DatasetError(f"the input changed since this run was planned ({planned.get('shards')} shards, "
+                               f"{planned.get('samples')} samples then; {len(paths)}, {rows} now); use --overwrite")
+        return planned
     t0 = time.time()
     stats: dict[str, Any] = {}
     index_path = None
     if against:
         index_path = work / "benchmarks.parquet"
-        stats.update(build_benchmark_index(against, index_path, workers))
+        stats.update(build_benchmark_index(against, index_path, settings, workers))
     sig_dir = work / "signatures"
     jobs = [(i, str(p)) for i, p in enumerate(paths) if not signature_done(sig_dir, i)]
     pool_map(SignShard(settings, str(sig_dir), str(index_path) if index_path else None), jobs, workers=workers,
              description="dedup: signatures", total=len(paths), already=len(paths) - len(jobs))
     t1 = time.time()
     counts = [signature_rows(sig_dir, i) for i in range(len(paths))]
+    say(f"dedup: grouping {sum(counts)} samples")
     drops, group_stats = group([sig_dir / f"{shard_name(i)}.parquet" for i in range(len(paths))], counts, settings)
     t2 = time.time()
-    stats.update(group_stats, signature_seconds=round(t1 - t0, 3), group_seconds=round(t2 - t1, 3))
+    stats.update(group_stats, shards=len(paths), signature_seconds=round(t1 - t0, 3),
+                 group_seconds=round(t2 - t1, 3))
     tmp = work / f".drops.parquet.tmp-{os.getpid()}"
     pq.write_table(drops, tmp)
     os.replace(tmp, work / "drops.parquet")
     atomic_write_json(plan_path, stats)  # the commit point of passes 1–2
     shutil.rmtree(sig_dir, ignore_errors=True)
-    say(f"dedup: planned {stats['samples']} samples in {t2 - t0:.1f}s: {len(drops)} to drop "
-        f"({', '.join(f'{k}={v}' for k, v in sorted(stats.items()) if k.startswith(('duplicate', 'near_duplicate', 'benchmark_overlap')))})")
+    if index_path is not None:
+        index_path.unlink(missing_ok=True)
+    kinds = ", ".join(f"{k}={v}" for k, v in sorted(stats.items()) if k.startswith(DROP_KINDS))
+    say(f"dedup: planned {stats['samples']} samples in {t2 - t0:.1f}s: {len(drops)} to drop ({kinds or 'none'})")
     return stats
 
 

@@ -3,11 +3,12 @@
 For each sample, in its shard's row order:
 
 ``exact``    64 bits of a hash of the normalised question + options and the images' sha256s
-``answer``   32-bit key of the normalised answer (0: none), so near-duplicates must agree on it
+``answer``   32-bit key of the normalised answer, a choice letter read as its option's text
+             (0: none), so near-duplicates must agree on it
 ``numbers``  32-bit key of the question's numbers, so "AB = 3" and "AB = 5" never merge
 ``phashes``  the informative image hashes (uint64); ``n_images`` counts all images
-``sig8``     the low byte of each of the 128 MinHash values (b-bit MinHash, Li & König 2010):
-             128 bytes instead of 512 for a Jaccard estimate with about the same spread
+``sig4``     the low 4 bits of each of the 128 MinHash values, two to a byte (b-bit MinHash):
+             64 bytes instead of 512 for a Jaccard estimate with about the same spread
 ``bandNN``   one 32-bit key per LSH band (the band's MinHash rows and ``numbers``; 0 = no text)
 ``contam_*`` the benchmark match, if ``--against`` was given (decided here: it is per sample)
 
@@ -32,7 +33,7 @@ import pyarrow.parquet as pq
 from datasketch import MinHashLSH
 
 from finereason.dedup.contamination import BenchmarkIndex
-from finereason.dedup.minhash import band_keys, minhash
+from finereason.dedup.minhash import band_keys, minhash, pack_low_bits
 from finereason.dedup.phash import chunk_spans, informative
 from finereason.dedup.text import answer_key, char_shingles, hash64, numbers_key, question_words
 from finereason.io.store import DatasetError, atomic_write_json, shard_name
@@ -51,6 +52,7 @@ class DedupSettings:
     ngram: int = 8
     overlap_threshold: float = 0.5
     image_overlap_threshold: float = 0.5
+    generic_df: int = 10
     near: bool = True
     num_perm: int = 128
     shingle: int = 5
@@ -63,6 +65,10 @@ class DedupSettings:
         for name in ("overlap_threshold", "image_overlap_threshold"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name.replace('_', ' ')} must be in [0, 1], got {getattr(self, name)}")
+        if self.num_perm < 2 or self.num_perm % 2:
+            raise ValueError(f"num_perm must be even (two 4-bit values a byte), got {self.num_perm}")
+        if self.generic_df < 2:
+            raise ValueError(f"generic df must be at least 2, got {self.generic_df}")
         if self.ngram < 1:
             raise ValueError(f"ngram must be at least 1, got {self.ngram}")
         chunk_spans(self.phash_distance)  # validates the distance
@@ -87,7 +93,7 @@ def signature_schema(settings: DedupSettings) -> pa.Schema:
         ("n_images", pa.int32()),
         ("phashes", pa.list_(pa.uint64())),
         ("has_text", pa.bool_()),
-        ("sig8", pa.binary(settings.num_perm)),
+        ("sig4", pa.binary(settings.num_perm // 2)),
     ]
     fields += [(band_column(i), pa.uint32()) for i in range(settings.bands)]
     fields += [("contam_kind", pa.string()), ("contam_detail", pa.string())]
@@ -103,7 +109,8 @@ def _index(path: str, settings: DedupSettings) -> BenchmarkIndex:
     """One index per worker process, loaded on its first shard."""
     return BenchmarkIndex.load(path, ngram=settings.ngram, phash_distance=settings.phash_distance,
                                overlap_threshold=settings.overlap_threshold,
-                               image_overlap_threshold=settings.image_overlap_threshold)
+                               image_overlap_threshold=settings.image_overlap_threshold,
+                               generic_df=settings.generic_df)
 
 
 def read_light(path: str | os.PathLike[str]) -> dict[str, list[Any]]:
@@ -129,7 +136,7 @@ def sign_rows(cols: dict[str, list[Any]], settings: DedupSettings, index: Benchm
         shas = [im["sha256"] or "" for im in images]
         hashes = [v for v in (informative(im["phash"]) for im in images) if v is not None]
         out["exact"].append(hash64(norm + "\x00" + ",".join(sorted(shas))))
-        out["answer"].append(answer_key(cols["answer"][i]))
+        out["answer"].append(answer_key(cols["answer"][i], cols["options"][i]))
         out["numbers"].append(numbers_key(ws))
         out["n_images"].append(len(images))
         out["phashes"].append(hashes)
@@ -143,10 +150,8 @@ def sign_rows(cols: dict[str, list[Any]], settings: DedupSettings, index: Benchm
     arrays = {name: pa.array(col, type=schema.field(name).type) for name, col in out.items()}
     arrays["id"] = pa.array(cols["id"], type=pa.string())
     arrays["has_text"] = pa.array(has_text)
-    # The low byte of each value: unequal minima agree there 1/256 of the time (see grouping).
-    sig8 = (values & 0xFF).astype(np.uint8)
-    arrays["sig8"] = pa.FixedSizeBinaryArray.from_buffers(
-        pa.binary(settings.num_perm), n, [None, pa.py_buffer(sig8.tobytes())])
+    arrays["sig4"] = pa.FixedSizeBinaryArray.from_buffers(
+        pa.binary(settings.num_perm // 2), n, [None, pa.py_buffer(pack_low_bits(values).tobytes())])
     keys = band_keys(values, settings.bands, settings.rows, np.asarray(out["numbers"], dtype=np.uint32))
     keys[~has_text] = 0
     for b in range(settings.bands):

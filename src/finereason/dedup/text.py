@@ -2,8 +2,10 @@
 
 Comparison wants two spellings of the same question to look the same, so the normalisation is
 stronger than cleaning's (which must keep the text readable): NFKC (``x²`` and ``x2`` compare
-equal, full-width digits become ASCII), case folded, ``<image>`` tags dropped, and every run of
-non-word characters collapsed, so punctuation, LaTeX braces and spacing never decide a match.
+equal, full-width digits become ASCII), case folded, ``<image>`` tags dropped, then split into
+tokens: runs of word characters, and every other symbol on its own, except sentence
+punctuation, quotes and LaTeX's ``$ \\ { }``, which are dropped. So spacing, punctuation and
+``$x+1$`` vs ``x + 1`` never decide a match, while ``x+1`` and ``x-1`` stay different questions.
 The options are part of the question: the same stem with other choices is another question.
 """
 
@@ -15,7 +17,9 @@ import unicodedata
 from collections.abc import Iterable
 
 _IMAGE_TAG_RE = re.compile(r"<\s*image[^>]{0,8}>", re.IGNORECASE)
-_WORD_RE = re.compile(r"\w+")
+_TOKEN_RE = re.compile(r"\w+|[^\w\s.,;:!?'\"`$\\{}]")
+#: Minus signs and dashes written as minus, so "x − 1" and "x - 1" compare equal.
+_MINUS = str.maketrans({"\u2212": "-", "\u2013": "-"})
 
 #: Words that say nothing about *which* problem a question is: function words and the
 #: boilerplate of exam questions ("as shown in the figure below, find …"). Used only for the
@@ -34,9 +38,9 @@ STOPWORDS = frozenset(
 
 
 def words(text: str) -> list[str]:
-    """The normalised word sequence of ``text`` (see module docstring)."""
-    text = unicodedata.normalize("NFKC", text).casefold()
-    return _WORD_RE.findall(_IMAGE_TAG_RE.sub(" ", text))
+    """The normalised token sequence of ``text`` (see module docstring)."""
+    text = unicodedata.normalize("NFKC", text).casefold().translate(_MINUS)
+    return _TOKEN_RE.findall(_IMAGE_TAG_RE.sub(" ", text))
 
 
 def question_words(question: str | None, options: Iterable[str] | None = ()) -> list[str]:
@@ -79,21 +83,38 @@ def numbers_key(ws: list[str]) -> int:
     return hash32(" ".join(sorted(w for w in ws if any(c.isdigit() for c in w))))
 
 
-def answer_key(answer: str | None) -> int:
-    """A 32-bit key of the normalised answer; 0 means "no answer" (then answers are not compared)."""
+def answer_key(answer: str | None, options: Iterable[str] | None = ()) -> int:
+    """A 32-bit key of the normalised answer; 0 means "no answer" (then answers are not compared).
+
+    A choice letter stands for its option's text: two copies of a question with shuffled
+    options agree, and two questions sharing a long preamble and one picture but picking
+    different options ("the scorpion is a consumer" / "the yucca is a producer", both "B") do
+    not — a pair seen in the MMFineReason release's ScienceQA subset.
+    """
     ws = words(answer or "")
+    opts = list(options or ())
+    if len(ws) == 1 and len(ws[0]) == 1 and "a" <= ws[0] <= "z" and ord(ws[0]) - ord("a") < len(opts):
+        ws = words(opts[ord(ws[0]) - ord("a")]) or ws
     if not ws:
         return 0
     return hash32(" ".join(ws)) or 1
 
 
 def content_words(ws: list[str]) -> frozenset[str]:
+    """Tokens that can name a problem's things: not stopwords, not single letters or symbols."""
     return frozenset(w for w in ws if len(w) > 1 and w not in STOPWORDS)
 
 
+#: Fewer shared content words than this is no evidence, whatever the fraction: one shared
+#: number or name between two one-word sets would otherwise score 1.0.
+MIN_SHARED_WORDS = 2
+
+
 def word_overlap(a: frozenset[str], b: frozenset[str]) -> float:
-    """Shared content words over the smaller set's size (0 when either has none): a rewording
-    keeps the nouns, labels and numbers of a question, so this survives paraphrase."""
-    if not a or not b:
+    """Shared content words over the smaller set's size (0 when they share fewer than
+    ``MIN_SHARED_WORDS``): a rewording keeps the nouns, labels and numbers of a question, so
+    this survives paraphrase."""
+    shared = len(a & b)
+    if shared < MIN_SHARED_WORDS:
         return 0.0
-    return len(a & b) / min(len(a), len(b))
+    return shared / min(len(a), len(b))

@@ -100,6 +100,18 @@ class ModelPool:
         return {spec: u for spec, u in out.items() if u}
 
 
+def usage_since(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """What was used between two :meth:`ModelPool.usage` snapshots (a run inside a shared grid pool)."""
+    out = {}
+    for spec, now in after.items():
+        then = before.get(spec, {})
+        delta = {k: ({e: n - then.get(k, {}).get(e, 0) for e, n in v.items() if n - then.get(k, {}).get(e, 0)}
+                     if isinstance(v, dict) else v - then.get(k, 0)) for k, v in now.items()}
+        if delta.get("requests"):
+            out[spec] = delta
+    return out
+
+
 def _usage_of(loaded: Any) -> dict[str, Any]:
     if not isinstance(loaded, ModelClient):
         return {}

@@ -35,23 +35,27 @@ class ImageRef:
     name: str
     data: bytes | None = None
     path: Path | None = None
+    #: The benchmark file an embedded image was read from, for error messages.
+    source: str = ""
+
+    def where(self) -> str:
+        return str(self.path) if self.path is not None else f"{self.name} in {self.source or 'the benchmark file'}"
 
     def load(self, item_id: str) -> bytes:
-        """The encoded bytes, checked to decode; raises :class:`ItemError` naming the item and image."""
+        """The encoded bytes, checked to decode; raises :class:`ItemError` naming the item and the file."""
         if self.data is not None:
             data = self.data
         elif self.path is not None:
             try:
                 data = self.path.read_bytes()
             except OSError as err:
-                raise ItemError(f"item {item_id}: image {self.name} ({self.path}) cannot be read: {err}") from err
+                raise ItemError(f"item {item_id}: image {self.path} cannot be read ({err.strerror})") from err
         else:
-            raise ItemError(f"item {item_id}: image {self.name} is empty")
+            raise ItemError(f"item {item_id}: image {self.where()} is empty")
         try:
             decode(data)
         except ImageDecodeError as err:
-            where = f" ({self.path})" if self.path else ""
-            raise ItemError(f"item {item_id}: image {self.name}{where} does not decode: {err}") from err
+            raise ItemError(f"item {item_id}: image {self.where()} does not decode ({err.reason}: {err.detail[:120]})") from err
         return data
 
 

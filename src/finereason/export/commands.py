@@ -13,7 +13,7 @@ from finereason.export.formats import DATA_DIR, FORMATS, WORK_DIR, ExportOptions
 from finereason.export.media import count_image_files
 from finereason.export.stage import ExportShardLoader, ExportStage
 from finereason.io.store import Dataset, DatasetError, atomic_write_json
-from finereason.pipeline.engine import run_stage
+from finereason.pipeline.engines import engine_from_args
 from finereason.pipeline.manifest import RunInfo
 from finereason.pipeline.options import add_run_options, print_summary
 from finereason.pipeline.progress import say
@@ -140,7 +140,8 @@ def run(args: argparse.Namespace) -> int:
     info = RunInfo(stage=stage.name, version=stage.version, settings=settings,
                    inputs=[str(src.root)], upstream=src.manifest())
     tasks = [Task(i, ExportShardLoader(i, p)) for i, p in enumerate(paths)]
-    manifest = run_stage(stage, tasks, out / WORK_DIR, info, workers=args.workers, total=len(tasks))
+    manifest = engine_from_args(args).run_stage(stage, tasks, out / WORK_DIR, info, workers=args.workers,
+                                                total=len(tasks))
 
     work = Dataset(out / WORK_DIR)
     data_files = sorted(str(p.relative_to(out)) for p in (out / DATA_DIR).glob("train-*"))

@@ -23,7 +23,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -95,7 +95,7 @@ class ExportOptions:
             raise ValueError("ms-swift reads image paths from JSONL; use --images files with --format swift")
 
     def settings(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return asdict(self)
 
     @property
     def suffix(self) -> str:

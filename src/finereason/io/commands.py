@@ -7,6 +7,7 @@ import os
 
 from finereason.io.ingest import IngestStage, ingest
 from finereason.io.readers import FORMATS, MAP_TARGETS, InputError, plan_input
+from finereason.pipeline.engines import engine_from_args
 from finereason.pipeline.options import add_run_options, print_summary
 from finereason.pipeline.progress import say
 
@@ -85,6 +86,6 @@ def run(args: argparse.Namespace) -> int:
             say(f"ingest: note: {note}")
     stage = IngestStage(renames, drop_multi_image=args.drop_multi_image)
     manifest = ingest(plans, args.out, stage=stage, shard_size=args.shard_size, workers=args.workers,
-                      overwrite=args.overwrite)
+                      overwrite=args.overwrite, engine=engine_from_args(args))
     print_summary(manifest)
     return 0

@@ -24,7 +24,7 @@ from finereason.io.readers import MAPPERS, Draft, InputPlan, RawRecord, RecordEr
 from finereason.io.readers.fields import meta_json, type_name
 from finereason.io.readers.image_refs import load_image
 from finereason.io.readers.jsonlines import parse_line
-from finereason.pipeline.engine import run_stage
+from finereason.pipeline.engines import Engine, LocalEngine
 from finereason.pipeline.manifest import RunInfo
 from finereason.pipeline.stage import StageResult, Task
 from finereason.schema import Image, Rejection, Sample, stable_id
@@ -146,8 +146,12 @@ def ingest(
     shard_size: int = 500,
     workers: int | None = None,
     overwrite: bool = False,
+    engine: Engine | None = None,
 ) -> dict[str, Any]:
-    """Read ``plans`` into the dataset folder ``out`` (resuming it) and return the manifest."""
+    """Read ``plans`` into the dataset folder ``out`` (resuming it) and return the manifest.
+
+    ``engine`` runs the chunks (default: the local engine with ``workers`` processes).
+    """
     if shard_size < 1:
         raise ValueError("shard_size must be at least 1")
     n = count_records(plans)
@@ -165,8 +169,8 @@ def ingest(
         extra={"input_formats": [p.describe() for p in plans]},
     )
     total = None if n is None else -(-n // shard_size)
-    manifest = run_stage(stage, chunk_tasks(plans, shard_size), out, info, workers=workers, total=total,
-                         overwrite=overwrite)
+    manifest = (engine or LocalEngine(workers)).run_stage(stage, chunk_tasks(plans, shard_size), out, info,
+                                                          workers=workers, total=total, overwrite=overwrite)
     # Inputs without records still make a dataset (empty), so the next stage reads it.
     (Path(out) / "data").mkdir(parents=True, exist_ok=True)
     return manifest

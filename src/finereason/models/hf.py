@@ -171,18 +171,15 @@ class HFModel(BatchedModel):
         prompts, images = [], []
         for messages, _ in requests:
             conversation, conv_images = self._prepare(messages)
-            # A final assistant message is a prefill to continue (e.g. a thinking budget that closed
-            # </think> itself), not a finished turn: render it open, with no new generation prompt.
-            continuing = bool(conversation) and conversation[-1]["role"] == "assistant"
-            prompts.append(
-                self.processor.apply_chat_template(
-                    conversation,
-                    add_generation_prompt=not continuing,
-                    continue_final_message=continuing,
-                    tokenize=False,
-                    **template_kwargs,
-                )
+            # A final assistant message is a verbatim prefill to continue (e.g. a thinking budget
+            # that closed </think> itself): the turns before it are templated, then it is appended
+            # as is. (continue_final_message would re-render it, and templates such as Qwen3's
+            # rewrite an assistant turn's think block, so the prefill would not be found.)
+            prefill = _text_of(conversation.pop()) if conversation and conversation[-1]["role"] == "assistant" else None
+            prompt = self.processor.apply_chat_template(
+                conversation, add_generation_prompt=True, tokenize=False, **template_kwargs
             )
+            prompts.append(prompt if prefill is None else append_prefill(prompt, prefill))
             images.append(conv_images)
         inputs = self._encode(prompts, images)
         greedy = params.temperature <= 0
@@ -287,6 +284,20 @@ class HFModel(BatchedModel):
 def _split_extra(params: SamplingParams) -> tuple[dict, dict]:
     extra = dict(params.extra)
     return dict(extra.pop(TEMPLATE_EXTRA, None) or {}), extra
+
+
+def _text_of(message: dict) -> str:
+    content = message.get("content")
+    return content if isinstance(content, str) else "".join(p.get("text", "") for p in content or [])
+
+
+def append_prefill(prompt: str, prefill: str, max_overlap: int = 64) -> str:
+    """``prompt`` + ``prefill``, without repeating what the generation prompt already opened
+    (a template that ends with ``<think>\\n`` and a prefill that starts with it)."""
+    for k in range(min(max_overlap, len(prompt), len(prefill)), 0, -1):
+        if prompt.endswith(prefill[:k]):
+            return prompt + prefill[k:]
+    return prompt + prefill
 
 
 def _as_lists(value: Any) -> Any:

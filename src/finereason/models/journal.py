@@ -148,10 +148,7 @@ class Journal:
             ).fetchone()
         if row is None:
             return None
-        return [
-            Completion(**{k: v for k, v in c.items() if k in _COMPLETION_FIELDS})
-            for c in json.loads(zlib.decompress(row[0]))
-        ]
+        return decode_completions(row[0])
 
     def failures(self) -> list[Failure]:
         """Requests whose latest outcome is a failure, oldest first."""
@@ -277,6 +274,14 @@ def _settle(settled: list[tuple[asyncio.Future[None], BaseException | None]]) ->
                 future.set_result(None)
             else:
                 future.set_exception(error)
+
+
+def decode_completions(blob: bytes) -> list[Completion]:
+    """A done row's ``completions`` value back as :class:`Completion` objects (unknown keys ignored)."""
+    return [
+        Completion(**{k: v for k, v in c.items() if k in _COMPLETION_FIELDS})
+        for c in json.loads(zlib.decompress(blob))
+    ]
 
 
 def _encode(completions: list[Completion]) -> bytes:

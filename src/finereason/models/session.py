@@ -8,14 +8,65 @@ running event loop, and closed by the stage's ``aclose``.
 from __future__ import annotations
 
 import asyncio
+import math
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from finereason.models.client import ModelClient
-from finereason.models.journal import Journal
+from finereason.models.journal_set import JournalSet, open_journal
 from finereason.models.spec import load_model
 from finereason.models.types import Message, SamplingParams
+
+
+@dataclass(frozen=True)
+class RunShare:
+    """How this process shares a model stage with other processes running the same shards.
+
+    The default is alone: the journal is the one named, at full concurrency. The Ray engine sets
+    one in each client actor (:func:`share_run`): its own journal file ``writer`` (see
+    :mod:`~finereason.models.journal_set`), the files of this ``run`` (other live writers) left
+    unread, its ``concurrency_share`` of the requests in flight, so N actors together keep each
+    endpoint's limit, and ``sealer``, which seals the files of earlier runs in one process
+    for all of them before any reads them (``sealer(own_file, other_files)``).
+    """
+
+    writer: str | None = None
+    run: str | None = None
+    concurrency_share: float = 1.0
+    sealer: Callable[[Path, list[Path]], None] | None = None
+
+
+_share = RunShare()
+_opened: list[weakref.ref[LazyClient]] = []  # LazyClient is an unhashable dataclass: no WeakSet
+
+
+def _open_clients() -> list[LazyClient]:
+    _opened[:] = [r for r in _opened if r() is not None]
+    return [c for c in (r() for r in _opened) if c is not None]
+
+
+def share_run(share: RunShare) -> None:
+    """Set how clients opened from now on in this process share the run (see :class:`RunShare`)."""
+    global _share
+    _share = share
+
+
+def open_journal_sets() -> list[JournalSet]:
+    """Journal sets of the clients this process has open (for adopting a lost writer's file)."""
+    sets = []
+    for lazy in _open_clients():
+        journal = lazy._client.journal if lazy._client is not None else None
+        if isinstance(journal, JournalSet):
+            sets.append(journal)
+    return sets
+
+
+async def aclose_all() -> None:
+    """Close every client this process opened (models, journals: WAL checkpointed on close)."""
+    for lazy in _open_clients():
+        await lazy.aclose()
 
 
 @dataclass
@@ -33,9 +84,15 @@ class LazyClient:
             journal = None
             if self.journal_path:
                 Path(self.journal_path).parent.mkdir(parents=True, exist_ok=True)
-                journal = Journal(self.journal_path)
-            self._client = ModelClient(load_model(self.spec), journal, concurrency=self.concurrency,
-                                       retries=self.retries)
+                journal = open_journal(self.journal_path, writer=_share.writer, run=_share.run,
+                                       sealer=_share.sealer)
+            model = load_model(self.spec)
+            concurrency = self.concurrency
+            if _share.concurrency_share < 1:
+                total = concurrency or getattr(model, "max_concurrency", 8)
+                concurrency = max(1, math.ceil(total * _share.concurrency_share))
+            self._client = ModelClient(model, journal, concurrency=concurrency, retries=self.retries)
+            _opened.append(weakref.ref(self))
         return self._client
 
     async def aclose(self) -> None:

@@ -14,16 +14,19 @@ import os
 import shutil
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from finereason.io.store import Dataset, DatasetError, ShardCounts, atomic_write_json
 from finereason.pipeline.manifest import RunInfo, write_manifest
 from finereason.pipeline.progress import StageProgress
 from finereason.pipeline.stage import AsyncStage, Stage, StageResult, Task
+
+J = TypeVar("J")
+R = TypeVar("R")
 
 
 def _count(index: int, batch_len: int, res: StageResult, elapsed: float) -> ShardCounts:
@@ -170,3 +173,35 @@ async def run_async_stage(
         finally:
             tick.cancel()
     return write_manifest(out, info, out.done_counts(), time.time() - started)
+
+
+def map_jobs(fn: Callable[[J], R], jobs: Sequence[J], *, workers: int | None = None, description: str,
+             total: int | None = None, already: int = 0) -> list[R]:
+    """``fn`` over ``jobs`` on a process pool, results in job order, with a progress bar.
+
+    For passes that write something other than a dataset (dedup's signatures), with the same
+    choices as :func:`run_stage`: forkserver workers, at most ``2 × workers`` jobs in flight.
+    ``total``/``already`` let a resumed pass show the jobs it skipped as done.
+    """
+    workers = workers or os.cpu_count() or 1
+    results: dict[int, R] = {}
+    with StageProgress(description, total if total is not None else len(jobs)) as bar:
+        bar.advance(already)
+        if workers <= 1 or len(jobs) <= 1:
+            for i, job in enumerate(jobs):
+                results[i] = fn(job)
+                bar.advance()
+        else:
+            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=get_context("forkserver")) as pool:
+                inflight: dict[Future[R], int] = {}
+                for i, job in enumerate(jobs):
+                    inflight[pool.submit(fn, job)] = i
+                    while len(inflight) >= 2 * workers:
+                        finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
+                        for f in finished:
+                            results[inflight.pop(f)] = f.result()
+                            bar.advance()
+                for f in list(inflight):
+                    results[inflight.pop(f)] = f.result()
+                    bar.advance()
+    return [results[i] for i in range(len(jobs))]

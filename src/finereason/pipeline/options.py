@@ -7,13 +7,25 @@ import os
 
 
 def add_run_options(p: argparse.ArgumentParser, *, shard_size: bool = False) -> None:
-    """``--out``, ``--workers``, ``--overwrite`` (and ``--shard-size`` for commands that make shards)."""
+    """``--out``, ``--workers``, ``--overwrite``, ``--engine``, ``--address`` (and ``--shard-size``
+    for commands that make shards)."""
     p.add_argument("--out", required=True, metavar="DIR", help="output dataset folder (rerun the same command to resume)")
     p.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, metavar="N",
-        help="worker processes, one shard each at a time (default: all cores)",
+        help="worker processes, one shard each at a time (default: all cores); with --engine ray and no "
+             "--address, the CPUs of the Ray started here (on a cluster, Ray uses every node's CPUs)",
     )
     p.add_argument("--overwrite", action="store_true", help="delete DIR first instead of resuming into it")
+    p.add_argument(
+        "--engine", choices=["local", "ray"], default="local",
+        help="local: this machine (default); ray: the same shards as Ray tasks on a cluster, DIR on a "
+             "filesystem all nodes mount (see docs/ray.md)",
+    )
+    p.add_argument(
+        "--address", metavar="HOST:PORT",
+        help="with --engine ray: the Ray head to join (GCS port, e.g. 10.0.0.1:6379; 'auto' = the cluster "
+             "this machine is in; default $RAY_ADDRESS, else a Ray instance started here)",
+    )
     if shard_size:
         p.add_argument("--shard-size", type=int, default=500, metavar="N", help="samples per output shard (default 500)")
 

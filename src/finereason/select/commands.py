@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from finereason.io.store import Dataset
-from finereason.pipeline.engine import run_stage
+from finereason.pipeline.engines import engine_from_args
 from finereason.pipeline.manifest import RunInfo
 from finereason.pipeline.options import add_run_options, print_summary
 from finereason.pipeline.progress import StageProgress, say
@@ -13,7 +13,7 @@ from finereason.pipeline.stage import Task
 from finereason.select.caps import GROUPINGS, CapPolicy
 from finereason.select.plan import any_verdict, make_plan
 from finereason.select.stage import PlannedShardLoader, SelectStage
-from finereason.select.subsets import DEFAULT_DROP_FLAGS, NAMED_SUBSETS, RangeError, Rules, parse_interval
+from finereason.select.subsets import DEFAULT_DROP_FLAGS, NAMED_SUBSETS, Interval, RangeError, Rules, parse_interval
 
 DESCRIPTION = """\
 Choose the training subset of a verified, difficulty-scored dataset.
@@ -45,7 +45,7 @@ examples:
 """
 
 
-def _interval(text: str):
+def _interval(text: str) -> Interval:
     try:
         return parse_interval(text)
     except RangeError as e:
@@ -127,7 +127,8 @@ def run(args: argparse.Namespace) -> int:
         upstream=src.manifest(), extra={"selection": plan.stats()},
     )
     tasks = [Task(i, PlannedShardLoader(s)) for i, s in enumerate(plan.shards)]
-    manifest = run_stage(stage, tasks, args.out, info, workers=args.workers, total=len(tasks), overwrite=args.overwrite)
+    manifest = engine_from_args(args).run_stage(stage, tasks, args.out, info, workers=args.workers, total=len(tasks),
+                                                overwrite=args.overwrite)
     print_summary(manifest)
     for group in ("source", "domain"):
         before, after = plan.before[group], plan.after[group]

@@ -19,7 +19,7 @@ from typing import Any
 from finereason.distill.stage import TeacherStage
 from finereason.io.store import Dataset
 from finereason.models.types import SamplingParams
-from finereason.pipeline.engine import run_async_stage
+from finereason.pipeline.engines import engine_from_args
 from finereason.pipeline.manifest import RunInfo
 from finereason.pipeline.options import add_run_options, print_summary
 from finereason.pipeline.stage import StageResult, shard_tasks
@@ -149,8 +149,9 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> dict:
         try:
-            return await run_async_stage(stage, tasks, args.out, info, total=len(tasks), overwrite=args.overwrite,
-                                         status=stage.status, start=stage.open)
+            return await engine_from_args(args).run_async_stage(
+                stage, tasks, args.out, info, total=len(tasks), overwrite=args.overwrite, status=stage.status,
+                start=stage.open)
         finally:
             await stage.aclose()
 

@@ -6,7 +6,7 @@ import argparse
 from dataclasses import dataclass
 from typing import Any
 
-from finereason.pipeline.engine import run_stage
+from finereason.pipeline.engines import engine_from_args
 from finereason.pipeline.manifest import RunInfo
 from finereason.pipeline.options import add_run_options, print_summary
 from finereason.pipeline.stage import StageResult, Task
@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     stage = SynthStage(args.n, args.seed, families)
     tasks = synth_tasks(args.n, args.seed, families, args.shard_size)
     info = RunInfo(stage.name, stage.version, stage.settings(), inputs=[f"builtin:synth?seed={args.seed}"])
-    manifest = run_stage(stage, tasks, args.out, info, workers=args.workers, total=len(tasks), overwrite=args.overwrite)
+    manifest = engine_from_args(args).run_stage(stage, tasks, args.out, info, workers=args.workers, total=len(tasks),
+                                                overwrite=args.overwrite)
     print_summary(manifest)
     return 0

@@ -119,12 +119,17 @@ class OutputSection(_Section):
 
 
 class EvalSection(_Section):
-    #: Benchmark name passed to ``finereason eval``.
+    """A final ``finereason eval`` of OUTPUT/final: as the answering VLM (``direct``), or as the
+    perception module of ``decoupled`` / ``extract-think`` with a text reasoner."""
+
+    #: ``finereason eval --benchmark`` (canonical, mathvista, mmmu, mmstar).
     benchmark: str
-    #: The benchmark's data folder.
+    #: The benchmark's file or folder.
     data: str
-    mode: str = "direct"
-    #: Further ``finereason eval`` arguments, verbatim.
+    mode: Literal["direct", "decoupled", "extract-think"] = "direct"
+    #: The text reasoner (model spec) for decoupled / extract-think.
+    reasoning: str | None = None
+    #: Further ``finereason eval`` arguments, verbatim (e.g. ["--limit", "200", "--think"]).
     args: list[str] = Field(default_factory=list)
 
 
@@ -170,16 +175,21 @@ def _set_dotted(raw: dict[str, Any], dotted: str, value: Any) -> None:
     node[parts[-1]] = value
 
 
+def shipped_recipes() -> list[str]:
+    """Names of the shipped training recipes (``recipes/sft-<name>.yaml``)."""
+    return sorted(p.stem.removeprefix("sft-") for p in RECIPE_DIR.glob("sft-*.yaml"))
+
+
 def resolve_recipe(name_or_path: str) -> Path:
-    """A recipe file, or the name of a shipped recipe (``finereason/recipes/<name>.yaml``)."""
+    """A recipe file, or the name of a shipped training recipe (``finereason/recipes/sft-<name>.yaml``)."""
     path = Path(name_or_path)
     if path.is_file():
         return path
-    shipped = RECIPE_DIR / f"{name_or_path}.yaml"
-    if shipped.is_file():
-        return shipped
-    names = ", ".join(sorted(p.stem for p in RECIPE_DIR.glob("*.yaml") if not p.stem.startswith("accelerate")))
-    raise ConfigError("", f"{name_or_path}: no such recipe file or shipped recipe (shipped: {names})")
+    for candidate in (RECIPE_DIR / f"sft-{name_or_path}.yaml", RECIPE_DIR / f"{name_or_path}.yaml"):
+        if candidate.name.startswith("sft-") and candidate.is_file():
+            return candidate
+    raise ConfigError("", f"{name_or_path}: no such recipe file or shipped recipe (shipped: "
+                          f"{', '.join(shipped_recipes())})")
 
 
 def load_config(source: str | Path | dict[str, Any], overrides: list[str] | None = None) -> TrainConfig:
@@ -194,6 +204,8 @@ def load_config(source: str | Path | dict[str, Any], overrides: list[str] | None
             raise ConfigError("", f"{path}: not valid YAML ({e})") from e
         if not isinstance(raw, dict):
             raise ConfigError("", f"{path}: a recipe is a mapping of sections (model, data, …)")
+        if "stages" in raw:
+            raise ConfigError("", f"{path} is a pipeline recipe (finereason run), not a training recipe")
     raw = dict(raw)
     for item in overrides or []:
         key, eq, value = item.partition("=")
@@ -241,11 +253,16 @@ def check_combinations(config: TrainConfig) -> None:
     if config.data.packing and not family.can_pack:
         raise ConfigError("data.packing", f"family {family.name!r} cannot pack image samples (packing merges "
                                           "vision inputs and position ids per family); set packing: false")
+    if family.name == "other" and config.train.per_device_batch_size > 1:
+        raise ConfigError("train.per_device_batch_size", "family 'other' batches one example per device (its vision "
+                                                         "inputs have no known merge); use 1 and raise gradient accumulation")
     lo, hi = config.data.image_min_pixels, config.data.image_max_pixels
     if lo is not None and hi is not None and lo > hi:
         raise ConfigError("data.image_min_pixels", f"{lo} is above data.image_max_pixels {hi}")
     if config.train.eval_steps and not config.data.eval:
         raise ConfigError("data.eval", "train.eval_steps needs evaluation data (a TRL export folder)")
+    if config.eval:
+        check_eval(config)
     if config.model.chat_template and not Path(config.model.chat_template).is_file():
         raise ConfigError("model.chat_template", f"{config.model.chat_template} is not a file")
     if isinstance(config.output.resume, str) and not Path(config.output.resume).is_dir():
@@ -255,12 +272,40 @@ def check_combinations(config: TrainConfig) -> None:
     gradient_accumulation(config)
 
 
-def deepspeed_config(config: TrainConfig) -> str | None:
-    """The DeepSpeed JSON to use: ``zero2`` is the shipped one; anything else must be a file."""
+def check_eval(config: TrainConfig) -> None:
+    """The final evaluation's data exists and ``finereason eval`` accepts its arguments (when installed)."""
+    import contextlib
+    import io
+
+    e = config.eval
+    assert e is not None
+    if e.mode != "direct" and not e.reasoning:
+        raise ConfigError("eval.reasoning", f"eval.mode {e.mode} uses the trained model as the perception module "
+                                            "and needs a text reasoner (a model spec)")
+    if not Path(e.data).exists():
+        raise ConfigError("eval.data", f"{e.data}: no such benchmark file or folder")
+    from finereason import cli
+    from finereason.train.sft import eval_argv
+
+    parser = cli.build_parser()
+    if "eval" not in next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices:
+        return  # checked again after training, where a missing command is reported and skipped
+    err = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(err):
+            parser.parse_args(eval_argv(config, Path(config.output.dir) / "final"))
+    except SystemExit:
+        message = err.getvalue().strip().splitlines()[-1] if err.getvalue().strip() else "rejected"
+        raise ConfigError("eval", f"finereason eval refuses these settings: {message}") from None
+
+
+def deepspeed_config(config: TrainConfig) -> dict[str, Any] | str | None:
+    """The DeepSpeed config: ``zero2`` is the shipped one (a dict); anything else must be a JSON file."""
     value = config.train.deepspeed
     if not value:
         return None
-    path = RECIPE_DIR / "deepspeed_zero2.json" if value == "zero2" else Path(value)
-    if not path.is_file():
+    if value == "zero2":
+        return yaml.safe_load((RECIPE_DIR / "deepspeed-zero2.yaml").read_text())
+    if not Path(value).is_file():
         raise ConfigError("train.deepspeed", f"{value}: use 'zero2' or a path to a DeepSpeed JSON file")
-    return str(path)
+    return value

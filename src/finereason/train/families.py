@@ -170,9 +170,18 @@ def linear_module_names(model: Any, family: Family, groups: set[str]) -> list[st
 
 
 def projector_module_names(model: Any, family: Family) -> list[str]:
-    """Top-most modules of the projector group (trained whole, as ``modules_to_save``, under LoRA)."""
+    """Top-most modules of the projector group (trained whole, as ``modules_to_save``, under LoRA).
+
+    Containers (Qwen3-VL's ``deepstack_merger_list`` is a ``ModuleList``) are replaced by their
+    children, which PEFT can wrap.
+    """
+    import torch
+
+    containers = (torch.nn.ModuleList, torch.nn.ModuleDict)
     found: list[str] = []
-    for name, _ in model.named_modules():
-        if name and group_of(name, family) == "projector" and not any(name.startswith(f + ".") for f in found):
+    for name, module in model.named_modules():
+        if not name or group_of(name, family) != "projector" or isinstance(module, containers):
+            continue
+        if not any(name.startswith(f + ".") for f in found):
             found.append(name)
     return found

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 
 from finereason.io.store import Dataset
-from finereason.pipeline.engine import run_async_stage
+from finereason.pipeline.engines import engine_from_args
 from finereason.pipeline.manifest import RunInfo
 from finereason.pipeline.options import add_run_options, print_summary
 from finereason.pipeline.stage import shard_tasks
@@ -24,7 +24,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "records who decided (verdict_by): exact → choice letter/option text → numeric → math-verify\n"
             "(in a killable subprocess pool) → optional LLM judge (strict: only 'JUDGMENT: EQUIVALENT'\n"
             "passes). Writes pred_answer, verdict (correct|incorrect|unparsed|error), verdict_by, and\n"
-            "quality:* flags (think/answer format, too short, truncated, 50-gram repetition, language).\n"
+            "flags (think_*/answer_* format, too_short, truncated, repetition of a 50-gram, language).\n"
             "Keeps every sample: `finereason select` filters.\n\n"
             "example: finereason verify runs/distilled --out runs/verified"
         ),
@@ -62,8 +62,8 @@ def run(args: argparse.Namespace) -> int:
 
     async def main() -> dict:
         try:
-            return await run_async_stage(stage, tasks, args.out, info, shards_in_flight=1,
-                                         total=len(tasks), overwrite=args.overwrite)
+            return await engine_from_args(args).run_async_stage(stage, tasks, args.out, info, shards_in_flight=1,
+                                                                total=len(tasks), overwrite=args.overwrite)
         finally:
             await stage.aclose()
 

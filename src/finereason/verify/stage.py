@@ -32,8 +32,8 @@ def answer_kind(sample: Sample) -> str | None:
 
 
 def flag_codes(flags: list[str]) -> list[str]:
-    """``check_response`` returns "code: detail"; records keep ``quality:code`` (select filters on it)."""
-    return [f"quality:{f.split(':', 1)[0]}" for f in flags]
+    """``check_response`` returns "code: detail"; records keep the code (``select --drop-flags`` matches it)."""
+    return [f.split(":", 1)[0] for f in flags]
 
 
 @dataclass
@@ -81,17 +81,18 @@ class VerifyStage:
         """Blocking: run in a thread (the judge, if any, blocks on the event loop from there)."""
         items, todo = [], []
         for s in batch:
-            s.flags = [f for f in s.flags if not f.startswith("quality:")]
-            if not s.response:
-                s.pred_answer, s.verdict, s.verdict_by = None, "unparsed", "none"
-                s.flags.append("quality:empty_response")
-                continue
-            found = extract_answer(s.response)
+            previous = set(s.meta_get("verify_flags", []))  # a re-verify replaces its own flags only
+            found = extract_answer(s.response) if s.response else None
             s.pred_answer = found.text if found else None
             finish = s.meta_get("finish_reason")
-            s.flags += flag_codes(check_response(s.response, finish_reason=finish, config=self._config_for(s)))
+            mine = flag_codes(check_response(s.response, finish_reason=finish, config=self._config_for(s)))
             if s.caption is not None:
-                s.flags += flag_codes(check_caption(s.caption))
+                mine += flag_codes(check_caption(s.caption))
+            s.flags = [f for f in s.flags if f not in previous] + mine
+            s.meta_set("verify_flags", mine)
+            if not s.response:
+                s.verdict, s.verdict_by = "unparsed", "none"
+                continue
             if s.answer is None:
                 s.verdict, s.verdict_by = "error", "none"
                 s.meta_set("verify_detail", "no reference answer")

@@ -133,7 +133,7 @@ def require_columns(table: pa.Table, path: Path, needed: Sequence[Sequence[str]]
     return found
 
 
-def image_ref(value: Any, name: str, item_id: str) -> ImageRef | None:
+def image_ref(value: Any, name: str, item_id: str, source: Path | str = "") -> ImageRef | None:
     """An image cell in any published encoding: base64 text (VLMEvalKit TSV), a Hugging Face image
     struct ``{bytes, path}``, or raw bytes. None for an empty cell; :class:`ItemError` for base64
     that does not decode."""
@@ -142,15 +142,15 @@ def image_ref(value: Any, name: str, item_id: str) -> ImageRef | None:
     if isinstance(value, dict):
         data = value.get("bytes")
         if data:
-            return ImageRef(name, data=bytes(data))
+            return ImageRef(name, data=bytes(data), source=str(source))
         return None
     if isinstance(value, (bytes, bytearray)):
-        return ImageRef(name, data=bytes(value)) if value else None
+        return ImageRef(name, data=bytes(value), source=str(source)) if value else None
     if isinstance(value, str):
         if not value.strip():
             return None
         try:
-            return ImageRef(name, data=base64.b64decode(value, validate=True))
+            return ImageRef(name, data=base64.b64decode(value, validate=True), source=str(source))
         except (binascii.Error, ValueError) as err:
             raise ItemError(f"item {item_id}: {name} is not valid base64 ({err})") from err
     raise ItemError(f"item {item_id}: {name} has an unsupported type {type(value).__name__}")

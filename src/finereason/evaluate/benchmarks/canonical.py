@@ -16,7 +16,6 @@ from finereason.evaluate.benchmarks.base import Benchmark, Score, failed_item
 from finereason.evaluate.items import BenchmarkError, EvalItem, ImageRef, ItemError, option_letters
 from finereason.evaluate.parsing import parse_choice, visible_text
 from finereason.io.store import Dataset, DatasetError
-from finereason.verify import VerifyItem, verify_many
 from finereason.verify.extract import extract_answer, parse_options
 
 #: Our answer types (clean.answers.answer_type) → the verifier's.
@@ -49,7 +48,7 @@ class Canonical(Benchmark):
                         question=s.question,
                         answer=s.answer,
                         options=options or inline,
-                        images=[ImageRef(f"image_{i + 1}", data=im.bytes) for i, im in enumerate(s.images)],
+                        images=[ImageRef(f"image_{i + 1}", data=im.bytes, source=str(path)) for i, im in enumerate(s.images)],
                         category=category,
                         subcategory=sub,
                         question_type="multiple-choice" if (options or inline) else "open",
@@ -65,6 +64,8 @@ class Canonical(Benchmark):
         return self.score_many([item], [response])[0]
 
     def score_many(self, items: Sequence[EvalItem], responses: Sequence[str]) -> list[Score]:
+        from finereason.verify import VerifyItem, verify_many  # its worker pool starts only if needed
+
         out: list[Score | None] = [None] * len(items)
         todo: list[tuple[int, VerifyItem, str]] = []
         for i, (item, response) in enumerate(zip(items, responses, strict=True)):

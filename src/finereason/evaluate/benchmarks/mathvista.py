@@ -77,14 +77,14 @@ class MathVista(Benchmark):
         try:
             if not isinstance(problem, dict):
                 raise ItemError(f"item {pid}: not an object")
-            return self._item(pid, problem, image_root)
+            return self._item(pid, problem, image_root, path)
         except ItemError as err:
             meta = problem.get("metadata") if isinstance(problem, dict) else None
             meta = meta if isinstance(meta, dict) else {}
             return failed_item(pid, f"{path}: {err}", category=meta.get("task") or "unknown",
                                subcategory=meta.get("context") or "")
 
-    def _item(self, pid: str, p: dict, image_root: Path | None) -> EvalItem:
+    def _item(self, pid: str, p: dict, image_root: Path | None, path: Path) -> EvalItem:
         missing = [k for k in ("question", "answer", "question_type", "answer_type") if p.get(k) in (None, "")]
         if missing:
             raise ItemError(f"item {pid}: missing field(s) {', '.join(missing)}")
@@ -113,7 +113,7 @@ class MathVista(Benchmark):
             question=str(p["question"]),
             answer=str(p["answer"]),
             options=options,
-            images=self._images(pid, p, image_root),
+            images=self._images(pid, p, image_root, path),
             category=meta.get("task") or "unknown",
             subcategory=meta.get("context") or "unknown",
             question_type="multiple-choice" if options else "open",
@@ -123,10 +123,10 @@ class MathVista(Benchmark):
             meta={k: meta[k] for k in ("source", "grade", "skills", "language") if k in meta},
         )
 
-    def _images(self, pid: str, p: dict, image_root: Path | None) -> list[ImageRef]:
+    def _images(self, pid: str, p: dict, image_root: Path | None, path: Path) -> list[ImageRef]:
         decoded = p.get("decoded_image")
         if decoded is not None:
-            ref = image_ref(decoded, "decoded_image", pid)
+            ref = image_ref(decoded, "decoded_image", pid, path)
             return [ref] if ref else []
         rel = p.get("image")
         if not rel:

@@ -18,6 +18,9 @@ import ast
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
 
 from finereason.evaluate.benchmarks.base import (
     Benchmark,
@@ -31,7 +34,6 @@ from finereason.evaluate.benchmarks.base import (
 )
 from finereason.evaluate.items import BenchmarkError, EvalItem, ItemError, option_letters
 from finereason.evaluate.parsing import open_candidates, open_matches, parse_choice, visible_text
-from finereason.verify import VerifyItem, verify_many
 from finereason.verify.extract import extract_answer
 
 #: MMMU's disciplines and their subjects (the subject is the middle part of an item id).
@@ -61,6 +63,14 @@ _SUBJECT_TO_DISCIPLINE = {s: d for d, subjects in DISCIPLINES.items() for s in s
 _ID_RE = re.compile(r"^[a-z]+_(.+?)_\d+$")
 _TAG_RE = re.compile(r"<image (\d+)>")
 _COLUMNS = (("id",), ("question",), ("options",), ("answer",), ("question_type",))
+
+
+_SOURCE = "__finereason_source_file"
+
+
+def _with_source(table: pa.Table, path: Path) -> pa.Table:
+    """Remember each row's file, so an error names the subject file it came from."""
+    return table.append_column(_SOURCE, pa.array([str(path)] * table.num_rows, pa.string()))
 
 
 def subject_of(item_id: str) -> str:
@@ -94,23 +104,25 @@ class MMMU(Benchmark):
             chosen = [f for f in files if f.name.startswith("validation")] or files
             if not chosen:
                 raise BenchmarkError(f"{path}: no .parquet files in this folder (MMMU)")
-            table = concat_tables([read_table(f, what="MMMU") for f in chosen], path)
+            table = concat_tables([_with_source(read_table(f, what="MMMU"), f) for f in chosen], path)
         else:
-            table = read_table(path, what="MMMU")
+            table = _with_source(read_table(path, what="MMMU"), path)
         cols = require_columns(table, path, _COLUMNS, "MMMU")
         image_cols = [f"image_{i}" for i in range(1, 8) if f"image_{i}" in table.column_names]
         items = []
         for row_no, row in enumerate(table.to_pylist()):
             item_id = text_cell(row[cols["id"]]) or f"row{row_no}"
             subject = subject_of(item_id)
+            source = row.pop(_SOURCE)
             try:
-                items.append(self._item(row, cols, image_cols, item_id, subject))
+                items.append(self._item(row, cols, image_cols, item_id, subject, source))
             except ItemError as err:
-                items.append(failed_item(item_id, f"{path}: {err}", subcategory=subject,
+                items.append(failed_item(item_id, f"{source}: {err}", subcategory=subject,
                                          category=_SUBJECT_TO_DISCIPLINE.get(subject, "Other")))
         return items
 
-    def _item(self, row: dict, cols: dict[str, str], image_cols: list[str], item_id: str, subject: str) -> EvalItem:
+    def _item(self, row: dict, cols: dict[str, str], image_cols: list[str], item_id: str, subject: str,
+              source: str) -> EvalItem:
         question = text_cell(row[cols["question"]])
         qtype = text_cell(row[cols["question_type"]]).strip()
         if qtype not in ("multiple-choice", "open"):
@@ -135,7 +147,7 @@ class MMMU(Benchmark):
         images = []
         for n in tags:
             column = f"image_{n}"
-            ref = image_ref(row.get(column), column, item_id) if column in image_cols else None
+            ref = image_ref(row.get(column), column, item_id, source) if column in image_cols else None
             if ref is None:
                 raise ItemError(f"item {item_id}: <image {n}> is referenced but {column} is empty")
             images.append(ref)
@@ -156,8 +168,10 @@ class MMMU(Benchmark):
         return self.score_many([item], [response])[0]
 
     def score_many(self, items: Sequence[EvalItem], responses: Sequence[str]) -> list[Score]:
+        from finereason.verify import VerifyItem, verify_many  # its worker pool starts only if needed
+
         scores: list[Score | None] = []
-        cascade: list[tuple[int, VerifyItem, str, str]] = []
+        cascade: list[tuple[int, Any, str, str]] = []
         for item, response in zip(items, responses, strict=True):
             golds = item.answer if isinstance(item.answer, list) else [item.answer]
             if item.options:

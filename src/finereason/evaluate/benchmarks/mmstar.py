@@ -59,13 +59,13 @@ class MMStar(Benchmark):
         for row_no, row in enumerate(table.to_pylist()):
             item_id = text_cell(row[cols["index"]]) or f"row{row_no}"
             try:
-                items.append(self._item(row, cols, letter_cols, item_id))
+                items.append(self._item(row, cols, letter_cols, item_id, path))
             except ItemError as err:
                 items.append(failed_item(item_id, f"{path}: {err}", category=text_cell(row[cols["category"]]) or "all",
                                          subcategory=text_cell(row[cols["l2_category"]])))
         return items
 
-    def _item(self, row: dict, cols: dict[str, str], letter_cols: list[str], item_id: str) -> EvalItem:
+    def _item(self, row: dict, cols: dict[str, str], letter_cols: list[str], item_id: str, path: Path) -> EvalItem:
         question = text_cell(row[cols["question"]])
         if not question.strip():
             raise ItemError(f"item {item_id}: empty question")
@@ -77,7 +77,7 @@ class MMStar(Benchmark):
         answer = text_cell(row[cols["answer"]]).strip().upper()
         if answer not in options:
             raise ItemError(f"item {item_id}: gold answer {answer!r} is not one of the options {sorted(options)}")
-        image = image_ref(row[cols["image"]], "image", item_id)
+        image = image_ref(row[cols["image"]], "image", item_id, path)
         if image is None:
             raise ItemError(f"item {item_id}: no image")
         return EvalItem(

@@ -1,0 +1,98 @@
+"""Choosing an engine: the same stages over the same shards, on this machine or on a Ray cluster.
+
+An engine runs a stage over tasks into a dataset folder and writes its manifest; stages never
+know which one runs them. Both engines here write the same shard files, done-markers,
+rejections and manifest, so a run started on one resumes on the other. Commands pick one with
+``--engine local|ray [--address HOST:PORT]`` (:func:`engine_from_args`); a recipe with
+``engine: ray`` passes the same flags. Library code calls :func:`get_engine`.
+
+Ray is imported only when the Ray engine is chosen, so the local path never needs it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from finereason.pipeline import engine as local
+from finereason.pipeline.manifest import RunInfo
+from finereason.pipeline.stage import AsyncStage, Stage, Task
+
+J = TypeVar("J")
+R = TypeVar("R")
+
+ENGINES = ("local", "ray")
+
+
+class EngineError(RuntimeError):
+    """An engine cannot run here (cluster unreachable, a node without the package); one line, with the fix."""
+
+
+class Engine(Protocol):
+    """What a command needs from an engine; the signatures of :mod:`finereason.pipeline.engine`."""
+
+    name: str
+
+    def run_stage(self, stage: Stage, tasks: Iterable[Task], out_dir: str | os.PathLike[str], info: RunInfo, *,
+                  workers: int | None = None, total: int | None = None, overwrite: bool = False) -> dict[str, Any]:
+        ...
+
+    async def run_async_stage(self, stage: AsyncStage, tasks: Iterable[Task], out_dir: str | os.PathLike[str],
+                              info: RunInfo, *, shards_in_flight: int = 4, total: int | None = None,
+                              overwrite: bool = False, status: Any = None, start: Any = None) -> dict[str, Any]:
+        ...
+
+    def map(self, fn: Callable[[J], R], jobs: Sequence[J], *, description: str, total: int | None = None,
+            already: int = 0) -> list[R]:
+        ...
+
+
+@dataclass
+class LocalEngine:
+    """This machine: a process pool for CPU stages, one event loop for model stages."""
+
+    workers: int | None = None
+    name: str = "local"
+
+    def run_stage(self, stage: Stage, tasks: Iterable[Task], out_dir: str | os.PathLike[str], info: RunInfo, *,
+                  workers: int | None = None, total: int | None = None, overwrite: bool = False) -> dict[str, Any]:
+        return local.run_stage(stage, tasks, out_dir, info, workers=workers or self.workers, total=total,
+                               overwrite=overwrite)
+
+    async def run_async_stage(self, stage: AsyncStage, tasks: Iterable[Task], out_dir: str | os.PathLike[str],
+                              info: RunInfo, *, shards_in_flight: int = 4, total: int | None = None,
+                              overwrite: bool = False, status: Any = None, start: Any = None) -> dict[str, Any]:
+        return await local.run_async_stage(stage, tasks, out_dir, info, shards_in_flight=shards_in_flight,
+                                           total=total, overwrite=overwrite, status=status, start=start)
+
+    def map(self, fn: Callable[[J], R], jobs: Sequence[J], *, description: str, total: int | None = None,
+            already: int = 0) -> list[R]:
+        return local.map_jobs(fn, jobs, workers=self.workers, description=description, total=total, already=already)
+
+
+def get_engine(name: str = "local", address: str | None = None, workers: int | None = None) -> Engine:
+    """The engine called ``name``.
+
+    ``local``: ``workers`` processes (default: all cores). ``ray``: the cluster at ``address``
+    (``HOST:PORT`` of its head, ``auto`` for the one this machine belongs to; default
+    ``$RAY_ADDRESS``, else a Ray instance started here with ``workers`` CPUs). The Ray engine
+    connects on first use, so choosing it costs nothing until a stage runs.
+    """
+    if name == "local":
+        if address:
+            raise EngineError("--address is for --engine ray (the local engine runs on this machine)")
+        return LocalEngine(workers)
+    if name == "ray":
+        from finereason.pipeline.ray_engine import RayEngine
+
+        return RayEngine(address=address or os.environ.get("RAY_ADDRESS") or None, workers=workers)
+    raise EngineError(f"unknown engine {name!r}; one of {', '.join(ENGINES)}")
+
+
+def engine_from_args(args: argparse.Namespace) -> Engine:
+    """The engine a command's ``--engine``/``--address``/``--workers`` flags ask for."""
+    return get_engine(getattr(args, "engine", "local") or "local", getattr(args, "address", None),
+                      getattr(args, "workers", None))

@@ -1,0 +1,275 @@
+"""Model stages on Ray: client actors that each run ``stage.run(batch)`` for the shards given them.
+
+Each actor is an async Ray actor holding its own copy of the stage, so the stage's lazily
+opened client (HTTP pool, in-process weights, journal) lives in that actor, one per node by
+default. An actor loads a shard, awaits ``stage.run`` and writes the shard files itself, like
+the local engine's loop does; several shards are in flight per actor, and the model client
+bounds the requests. The actors split the requests-in-flight limit between them
+(:class:`~finereason.models.session.RunShare`), so N actors together keep each endpoint's limit.
+
+Journals: each actor writes ``<journal>.d/<run>-<i>.sqlite`` and reads every earlier file, which
+one sealing actor (:class:`Sealer`, on the driver's node) makes safe to read from any machine
+(see :mod:`~finereason.models.journal_set`). When an actor is lost (its node died), the driver
+has its file sealed, the surviving actors adopt it, and its unfinished shards go to them: the
+requests it had completed are answered from its file, so only those in flight are paid twice.
+If every actor is lost, a new one is started (and waits for room in the cluster).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from finereason.io.store import Dataset, ShardCounts
+from finereason.models import session
+from finereason.models.journal_set import seal
+from finereason.pipeline.engine import _count
+from finereason.pipeline.progress import say
+from finereason.pipeline.stage import Task
+
+if TYPE_CHECKING:
+    from finereason.pipeline.ray_engine import RayEngine
+
+#: Seconds between two status polls of the actors (tokens/s, in flight, cached, failed).
+STATUS_EVERY_S = 2.0
+
+
+class Sealer:
+    """One process that seals journal files for all actors of a run, and knows whose file is whose."""
+
+    def __init__(self) -> None:
+        self.files: dict[str, list[str]] = {}
+
+    def seal(self, writer: str, own: str, others: list[str]) -> None:
+        self.files.setdefault(writer, [])
+        if own not in self.files[writer]:
+            self.files[writer].append(own)
+        for p in others:
+            seal(p)
+
+    def seal_writer(self, writer: str) -> list[str]:
+        """Seal the files of a writer that is gone; returns them for the survivors to adopt."""
+        paths = [p for p in self.files.get(writer, []) if os.path.exists(p)]
+        for p in paths:
+            seal(p)
+        return paths
+
+
+class _RemoteSealer:
+    """The :class:`~finereason.models.session.RunShare` ``sealer`` callable inside an actor."""
+
+    def __init__(self, handle: Any, writer: str) -> None:
+        self.handle = handle
+        self.writer = writer
+
+    def __call__(self, own: Path, others: list[Path]) -> None:
+        import ray
+
+        ray.get(self.handle.seal.remote(self.writer, str(own), [str(p) for p in others]))
+
+
+class StageActor:
+    """Holds a stage (with its ``start`` and ``status`` hooks) and runs shards through it."""
+
+    def __init__(self, payload: tuple[Any, Any, Any], share: session.RunShare) -> None:
+        session.share_run(share)
+        self.stage, self._start, self._status = payload
+        if self._start is not None:
+            self._start()
+
+    def ready(self) -> str:
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+
+    async def run_shard(self, task: Task, out_root: str) -> ShardCounts:
+        t0 = time.perf_counter()
+        batch = await asyncio.to_thread(task.load)
+        res = await self.stage.run(batch)
+        counts = _count(task.index, len(batch), res, time.perf_counter() - t0)
+        await asyncio.to_thread(Dataset(out_root).write_shard, task.index, res.kept, res.rejected, counts)
+        return counts
+
+    def status(self) -> str:
+        return self._status() if self._status is not None else ""
+
+    def adopt(self, paths: list[str]) -> None:
+        for journal in session.open_journal_sets():
+            for p in paths:
+                if Path(p).parent == journal.own.path.parent:
+                    journal.adopt(p)
+
+    async def close(self) -> None:
+        aclose = getattr(self.stage, "aclose", None)
+        if aclose is not None:
+            await aclose()
+        await session.aclose_all()
+
+
+class _Actor:
+    """The driver's view of one client actor."""
+
+    def __init__(self, index: int, writer: str, handle: Any) -> None:
+        self.index = index
+        self.writer = writer
+        self.handle = handle
+        self.node = "?"
+        self.alive = True
+        self.status = ""
+        self.handed_over: asyncio.Future[None] | None = None  # set once its journal is adopted
+
+
+class ActorPool:
+    """The client actors of one model stage run, with failover when an actor (or its node) is lost."""
+
+    def __init__(self, ray: ModuleType, engine: RayEngine, payload: tuple[Any, Any, Any], *,
+                 shards_in_flight: int) -> None:
+        self.ray = ray
+        self.engine = engine
+        self.payload_ref = ray.put(payload)
+        self.per_actor = max(1, shards_in_flight)
+        self.run_id = time.strftime("r%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:6]
+        self.actors: list[_Actor] = []
+        self.size = 0
+        self.sealer: Any = None
+
+    def _count(self) -> int:
+        if self.engine.actors:
+            return self.engine.actors
+        from finereason.pipeline.ray_engine import alive_nodes
+
+        if self.engine.gpus_per_actor:
+            gpus = self.ray.cluster_resources().get("GPU", 0)
+            return max(1, int(gpus // self.engine.gpus_per_actor))
+        return max(1, len(alive_nodes(self.ray)))
+
+    async def start(self) -> None:
+        """Start the sealer and the actors, and wait until every actor has called ``start``."""
+        from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+
+        here = self.ray.get_runtime_context().get_node_id()
+        self.sealer = self.ray.remote(Sealer).options(
+            num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote()
+        self.size = self._count()
+        say(f"ray: starting {self.size} client actor(s), run {self.run_id}")
+        await self._spawn(self.size)
+
+    async def _spawn(self, n: int) -> None:
+        new = []
+        for _ in range(n):
+            index = len(self.actors)
+            writer = f"{self.run_id}-{index:03d}"
+            share = session.RunShare(writer=writer, run=self.run_id, concurrency_share=1 / self.size,
+                                     sealer=_RemoteSealer(self.sealer, writer))
+            handle = self.ray.remote(StageActor).options(
+                num_cpus=self.engine.actor_cpus, num_gpus=self.engine.gpus_per_actor, max_restarts=0,
+                max_concurrency=1000, scheduling_strategy="SPREAD",
+            ).remote(self.payload_ref, share)
+            actor = _Actor(index, writer, handle)
+            self.actors.append(actor)
+            new.append(actor)
+        from finereason.pipeline.ray_engine import explain
+
+        for actor in new:
+            try:
+                actor.node = (await actor.handle.ready.remote())[:8]
+            except self.ray.exceptions.RayError as e:
+                raise explain(e) from e
+
+    def live(self) -> list[_Actor]:
+        return [a for a in self.actors if a.alive]
+
+    async def _lost(self, actor: _Actor, err: BaseException) -> None:
+        """An actor died: seal its journal, let the survivors read it; start one if none is left.
+
+        Every lane of that actor waits here until the survivors have adopted its journal, and
+        only then puts its shard back, so no survivor redoes a request the lost actor had paid for.
+        """
+        if actor.handed_over is not None:
+            await actor.handed_over
+            return
+        actor.alive = False
+        actor.handed_over = asyncio.get_running_loop().create_future()
+        reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
+        say(f"ray: client actor {actor.index} (node {actor.node}) lost: {reason}; its shards go to the others")
+        try:
+            paths = await self.sealer.seal_writer.remote(actor.writer)
+            survivors = self.live()
+            if not survivors:
+                say("ray: no client actor left; starting a new one (it waits for room in the cluster)")
+                await self._spawn(1)
+                survivors = self.live()
+            if paths:
+                await asyncio.gather(*(a.handle.adopt.remote(paths) for a in survivors), return_exceptions=True)
+        finally:
+            actor.handed_over.set_result(None)
+
+    async def run(self, tasks: list[Task], out_root: str, finished: Callable[[ShardCounts], None],
+                  show: Callable[[str], None]) -> None:
+        """Run every task on the actors; a task whose actor is lost is redone on another."""
+        queue = deque(tasks)
+
+        async def lane(actor: _Actor) -> None:
+            while queue and actor.alive:
+                task = queue.popleft()
+                try:
+                    counts = await actor.handle.run_shard.remote(task, out_root)
+                except self.ray.exceptions.RayActorError as e:
+                    await self._lost(actor, e)
+                    queue.appendleft(task)
+                    return
+                except self.ray.exceptions.RayError as e:
+                    from finereason.pipeline.ray_engine import explain
+
+                    raise explain(e) from e
+                finished(counts)
+
+        async def ticker() -> None:
+            while True:
+                live = self.live()
+                replies = await asyncio.gather(*(asyncio.wait_for(_ref(a.handle.status.remote()), STATUS_EVERY_S)
+                                                 for a in live), return_exceptions=True)
+                for a, r in zip(live, replies):
+                    if isinstance(r, str):
+                        a.status = r
+                texts = [a.status for a in live if a.status]
+                head = texts[0] if texts else ""
+                more = f" (+{len(texts) - 1} actors)" if len(texts) > 1 else ""
+                show(f"{len(live)} actors · {head}{more}" if head else f"{len(live)} actors")
+                await asyncio.sleep(STATUS_EVERY_S)
+
+        tick = asyncio.create_task(ticker())
+        try:
+            while queue:  # shards put back by lanes of a lost actor get new lanes here
+                lanes = {asyncio.create_task(lane(a)) for a in self.live() for _ in range(self.per_actor)}
+                try:
+                    done, _ = await asyncio.wait(lanes, return_when=asyncio.FIRST_EXCEPTION)
+                    for t in done:
+                        t.result()  # a stage's error ends the run, as it does locally
+                    await asyncio.gather(*lanes)
+                finally:
+                    for t in lanes:
+                        t.cancel()
+        finally:
+            tick.cancel()
+
+    async def close(self) -> None:
+        """Close each live actor's clients (journals checkpointed), then end the actors."""
+        live = self.live()
+        await asyncio.gather(*(_ref(a.handle.close.remote()) for a in live), return_exceptions=True)
+        for a in self.actors:
+            self.ray.kill(a.handle, no_restart=True)
+        if self.sealer is not None:
+            self.ray.kill(self.sealer, no_restart=True)
+
+
+async def _ref(ref: Any) -> Any:
+    """An ObjectRef as a coroutine (``asyncio.wait_for`` and ``gather`` want awaitables they can wrap)."""
+    return await ref

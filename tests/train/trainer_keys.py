@@ -1,0 +1,135 @@
+"""The argument names LLaMA-Factory 0.9.5 and ms-swift 4.6.0 accept, for checking exported configs.
+
+Neither tool can be installed beside this venv (LLaMA-Factory pins transformers<=5.6, trl<=0.24,
+datasets<=4.0, peft<=0.18.1; ms-swift pins transformers<5.20, trl<1.0, peft<0.21; we run
+transformers 5.23, trl 1.16, peft 0.21). So the names were read, without importing anything, from
+the dataclass fields of their released wheels (``pip download --no-deps``):
+
+* LLaMA-Factory 0.9.5, ``src/llamafactory/hparams/{model,data,finetuning,generating,training,
+  evaluation}_args.py`` (ModelArguments, DataArguments, FinetuningArguments, … ). Its
+  ``TrainingArguments`` extends transformers' ``Seq2SeqTrainingArguments``, whose fields are added
+  at test time from the installed transformers, plus ``warmup_ratio`` (present in the
+  transformers versions LLaMA-Factory 0.9.5 pins; removed from transformers 5.15+).
+* ms-swift 4.6.0, ``swift/arguments/{sft_args,tuner_args}.py``, ``swift/arguments/base_args/*.py``
+  and ``swift/trainers/arguments.py`` (which defines its own ``warmup_ratio``); ``SftArguments``
+  also extends transformers' ``Seq2SeqTrainingArguments``. Note ms-swift 4 renamed
+  ``--train_type`` to ``--tuner_type`` and rejects unknown arguments
+  (``swift/pipelines/base.py``: ``raise ValueError(f'remaining_argv: …')``).
+
+LLaMA-Factory's dataset registration keys come from its ``data/README.md`` (see
+``tests/export/trainer_rules.py``).
+"""
+
+LLAMAFACTORY_KEYS = frozenset("""
+adapter_folder adapter_name_or_path add_special_tokens add_tokens additional_target apollo_layerwise
+apollo_proj apollo_proj_type apollo_rank apollo_scale apollo_scale_front apollo_scale_type
+apollo_target apollo_update_interval asft_alpha audio_sampling_rate badam_mask_mode badam_mode
+badam_start_block badam_switch_interval badam_switch_mode badam_update_ratio badam_verbose
+batch_size block_diag_attn buffer_size cache_dir compute_accuracy compute_dtype create_new_adapter
+crop_to_patches cutoff_len data_shared_file_system dataset dataset_dir default_system device_map
+disable_gradient_checkpointing disable_shuffling do_sample double_quantization download_mode
+dpo_label_smoothing eaft_alpha early_stopping_steps enable_liger_kernel enable_thinking
+enable_torch_profiler eval_dataset eval_num_beams eval_on_each_dataset export_device export_dir
+export_hub_model_id export_legacy_format export_quantization_bit export_quantization_dataset
+export_quantization_maxlen export_quantization_nsamples export_size finetuning_type flash_attn fp8
+fp8_backend fp8_enable_fsdp_float8_all_gather freeze_extra_modules freeze_language_model
+freeze_multi_modal_projector freeze_trainable_layers freeze_trainable_modules freeze_vision_tower
+galore_layerwise galore_proj_type galore_rank galore_scale galore_target galore_update_interval
+hf_hub_token hyper_parallel_args ignore_pad_token_for_loss image_do_pan_and_scan image_max_pixels
+image_min_pixels include_effective_tokens_per_second infer_backend infer_dtype init_special_tokens
+interleave_probs kt_expert_checkpoint_path kt_lora_expert_intermediate_size kt_lora_expert_num
+kt_use_lora_experts kt_weight_path kto_chosen_weight kto_rejected_weight lang ld_alpha
+length_penalty lora_alpha lora_dropout lora_rank lora_target loraplus_lr_embedding loraplus_lr_ratio
+low_cpu_mem_usage mask_history master_addr master_port max_length max_new_tokens max_samples
+media_dir mix_strategy mixture_of_depths model_max_length model_name_or_path model_revision
+module_dropout moe_aux_loss_coef ms_hub_token n_shot neat_packing new_special_tokens_config
+num_beams offload_folder oft_block_size oft_rank oft_target om_hub_token overwrite_cache
+overwrite_output_dir packing pissa_convert pissa_init pissa_iter plot_loss ppo_buffer_size
+ppo_epochs ppo_score_norm ppo_target ppo_whiten_rewards pref_bco_weight pref_beta pref_ftx pref_loss
+preprocessing_batch_size preprocessing_num_workers preserve_thinking print_param_status
+profile_modules profiler_active_steps profiler_output_dir profiler_profile_memory
+profiler_record_shapes profiler_repeat profiler_wait_steps profiler_warmup_steps profiler_with_stack
+pure_bf16 quantization_bit quantization_device_map quantization_method quantization_type
+ray_init_kwargs ray_num_workers ref_model ref_model_adapters ref_model_quantization_bit
+repetition_penalty resize_vocab reward_model reward_model_adapters reward_model_quantization_bit
+reward_model_type rope_scaling save_dir seed sglang_config sglang_lora_backend sglang_maxlen
+sglang_mem_fraction sglang_tp_size shift_attn simpo_gamma skip_special_tokens split_special_tokens
+stage streaming swanlab_api_key swanlab_lark_secret swanlab_lark_webhook_url swanlab_logdir
+swanlab_mode swanlab_project swanlab_run_name swanlab_workspace task task_dir temperature template
+tokenized_path tool_format top_k top_p train_from_scratch train_on_prompt trust_remote_code
+upcast_layernorm upcast_lmhead_output use_adam_mini use_apollo use_asft_loss use_audio_in_video
+use_badam use_dft_loss use_dora use_eaft_loss use_fast_tokenizer use_galore use_hyper_parallel
+use_kt use_kv_cache use_llama_pro use_mca use_muon use_reentrant_gc use_rslora use_swanlab
+use_unsloth use_unsloth_gc use_v1_kernels val_size video_fps video_max_pixels video_maxlen
+video_min_pixels vllm_config vllm_enforce_eager vllm_gpu_util vllm_max_lora_rank vllm_maxlen
+""".split())
+
+SWIFT_KEYS = frozenset("""
+acc_strategy adalora_beta1 adalora_beta2 adalora_deltaT adalora_init_r adalora_orth_reg_weight
+adalora_target_r adalora_tfinal adalora_tinit adam_beta2 adapter_act adapter_length adapters
+add_non_thinking_prefix add_version agent_template aligner_lr api_key attn_impl base_url beta bf16
+bnb_4bit_compute_dtype bnb_4bit_quant_storage bnb_4bit_quant_type bnb_4bit_use_double_quant
+boft_block_num boft_block_size boft_dropout boft_n_butterfly_factor cache_files cached_dataset
+cached_val_dataset callbacks center_rewards_coefficient check_model cliprange cliprange_value
+columns commit_message context_manager cpo_alpha create_checkpoint_symlink custom_dataset_info
+custom_register_path data_range data_seed dataloader_multiprocessing_context dataloader_num_workers
+dataloader_persistent_workers dataloader_prefetch_factor dataset dataset_num_proc dataset_shuffle
+ddp_backend ddp_timeout decision_drop_instructions decision_shuffle_fields decision_state_as_text
+decision_subsample_options deepspeed_autotp_size desirable_weight device_map
+disable_auto_column_mapping disable_ignore_empty_think discopop_tau download_mode
+ds3_gather_for_generation early_stop_interval easy_query_threshold enable_channel_loss
+enable_dft_loss enable_npu_model_patch enable_thinking engine_kwargs eval_backend eval_dataset
+eval_dataset_args eval_generation_config eval_limit eval_metric eval_num_proc eval_output_dir
+eval_strategy eval_url eval_use_evalscope exist_ok experts_impl external_plugins extra_eval_args
+fourier_n_frequency fourier_scaling fp16 freeze_aligner freeze_llm freeze_parameters
+freeze_parameters_ratio freeze_parameters_regex freeze_vit fsdp galore_cos_threshold
+galore_gamma_proj galore_optim_per_parameter galore_proj_bits galore_proj_group_size
+galore_proj_quant galore_proj_type galore_quantization galore_queue_size galore_rank galore_scale
+galore_target_modules galore_update_proj_gap galore_with_embedding gamma gkd_logits_topk
+gradient_accumulation_steps gradient_checkpointing gradient_checkpointing_kwargs group_by_length
+group_size gym_env host hqq_axis hub_model_id hub_private_repo hub_token ignore_args_error
+infer_backend init_strategy init_weights interleave_prob is_binary_loss_scale is_multimodal kl_coef
+label_smoothing lam lang lazy_tokenize ld_alpha learning_rate lisa_activated_layers
+lisa_step_interval llamapro_num_groups llamapro_num_new_blocks lmbda lmdeploy_cache_max_entry_count
+lmdeploy_quant_policy lmdeploy_session_len lmdeploy_tp lmdeploy_vision_batch_size load_args
+load_data_args load_from_cache_file local_dataset local_repo_path local_rollout_forward_batch_size
+log_completions log_interval log_level logging_dir logging_first_step logging_steps logprobs
+lora_alpha lora_bias lora_dropout lora_dtype lora_ga_batch_size lora_ga_direction lora_ga_iters
+lora_ga_max_length lora_ga_scale lora_ga_stable_gamma lora_rank lorap_lr_ratio loss_scale loss_type
+loss_weights lr_scheduler_kwargs lr_scheduler_type max_batch_size max_completion_length max_epochs
+max_length max_logprobs max_memory max_model_len max_new_tokens max_pixels max_shard_size max_turns
+mcore_adapter mcore_model merge_lora metric missing_eos_penalty model model_author model_kwargs
+model_name model_revision model_type modules_to_save mrl_dims multi_turn_scheduler n_best_to_keep
+new_special_tokens norm_bbox num_beams num_generations num_iterations num_labels num_mini_batches
+num_ppo_epochs num_return_sequences num_sample_generations num_sampling_batch_size
+num_sampling_batches offload_teacher_model optimizer orm_model output_dir output_file
+override_exist_file owned_by packing packing_length packing_num_proc packing_strategy padding_free
+padding_side per_device_eval_batch_size per_device_train_batch_size port preserve_thinking prm_model
+prm_threshold problem_type push_to_hub quant_batch_size quant_bits quant_method quant_n_samples
+ref_adapters ref_model ref_model_revision ref_model_type reft_args reft_intervention_type
+reft_layer_key reft_layers reft_rank remove_unused_columns repetition_penalty report_to
+reranker_use_activation response_length response_prefix result_path resume resume_only_model
+reward_adapters reward_funcs reward_model reward_model_revision reward_model_type reward_template
+reward_weights rlhf_type rope_scaling router_aux_loss_coef rpo_alpha safe_serialization
+sampler_engine sampler_type save_missing_weights seed seq_kd sequence_parallel_size
+served_model_name server_name server_port sft_alpha sglang_context_length sglang_disable_cuda_graph
+sglang_disable_custom_all_reduce sglang_dp_size sglang_enable_dp_attention sglang_enable_ep_moe
+sglang_ep_size sglang_kv_cache_dtype sglang_mem_fraction_static sglang_pp_size sglang_quantization
+sglang_speculative_algorithm sglang_speculative_eagle_topk sglang_speculative_num_draft_tokens
+sglang_speculative_num_steps sglang_tp_size share shuffle_buffer_size simpo_gamma
+split_dataset_ratio ssl_certfile ssl_keyfile stop_words stopping_strategy stream streaming strict
+structured_outputs_regex studio_title swanlab_email_language swanlab_exp_name swanlab_mode
+swanlab_notification_method swanlab_project swanlab_receiver_email swanlab_secret
+swanlab_sender_email swanlab_smtp_port swanlab_smtp_server swanlab_token swanlab_webhook_url
+swanlab_workspace system target_modules target_parameters target_regex task_type teacher_adapters
+teacher_deepspeed teacher_model teacher_model_revision teacher_model_server teacher_model_type
+temperature template template_backend template_mode test_convert_dtype test_convert_precision
+thread_count to_cached_dataset to_hf to_mcore to_ollama to_peft_format top_k top_logprobs top_p
+torch_dtype train_dataloader_shuffle trainable_parameters trainable_parameters_regex
+truncation_strategy tuner_backend tuner_type undesirable_weight use_chat_template use_dora
+use_flash_ckpt use_galore use_gym_env use_hf use_liger_kernel use_logits_to_keep use_rslora
+use_swift_lora val_dataset val_dataset_sample val_dataset_shuffle vera_d_initial vera_dropout
+vera_projection_prng_key vera_rank verbose vf_coef vit_gradient_checkpointing vit_lr
+vllm_enable_lora vllm_max_lora_rank vllm_use_async_engine warmup_ratio weight_decay whiten_rewards
+write_batch_size zero_hpz_partition_size
+""".split())
