@@ -11,9 +11,7 @@ import importlib
 import sys
 
 from finereason import __version__
-from finereason.io.store import DatasetError
-from finereason.pipeline.engines import EngineError
-from finereason.pipeline.recipe import RecipeError
+from finereason.errors import UserError
 
 #: Modules that add subcommands, in the order ``--help`` lists them (pipeline order).
 COMMAND_MODULES = [
@@ -73,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         return int(args.func(args) or 0)
-    except (DatasetError, RecipeError, EngineError) as e:
+    except UserError as e:
         print(f"finereason: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -16,8 +16,8 @@ import pytest
 from finereason.cli import main
 from finereason.evaluate.runner import EvalConfig, run_eval
 
-SHORT = {"answer": {"max_tokens": 16, "temperature": 0.0}, "perception": {"max_tokens": 12},
-         "instruction": {"max_tokens": 12}}
+SHORT = {"answer": {"max_tokens": 12, "temperature": 0.0}, "perception": {"max_tokens": 8},
+         "instruction": {"max_tokens": 8}}
 
 
 class _Shared:

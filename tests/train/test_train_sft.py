@@ -158,7 +158,6 @@ def test_the_cli_trains_then_evaluates_the_final_model_with_finereason_eval(tiny
         assert summary["eval"]["status"] == "skipped" and "not available" in captured.err
         return
     assert summary["eval"]["status"] == "ok", captured.err[-2000:]
-    print("EVAL", summary["eval"], file=__import__("sys").__stderr__)
     assert summary["eval"]["argv"][summary["eval"]["argv"].index("--model") + 1] == f"hf:{tmp_path / 'out' / 'final'}"
     assert read_json(tmp_path / "out" / "eval" / "summary.json")["n"] == 2
 

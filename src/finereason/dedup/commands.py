@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from finereason.dedup.run import run_dedup
 from finereason.dedup.signatures import DedupSettings
+from finereason.pipeline.engines import engine_from_args
 from finereason.pipeline.options import add_run_options, print_summary
 
 DESCRIPTION = """\
@@ -117,6 +118,6 @@ def run(args: argparse.Namespace) -> int:
         generic_df=args.generic_df, near=not args.no_near,
     )
     manifest = run_dedup(args.dir, args.out, settings, against=args.against, workers=args.workers,
-                         overwrite=args.overwrite)
+                         overwrite=args.overwrite, engine=engine_from_args(args))
     print_summary(manifest)
     return 0

@@ -15,11 +15,9 @@ import json
 import os
 import shutil
 import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from multiprocessing import get_context
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,57 +28,23 @@ from finereason.dedup.grouping import group
 from finereason.dedup.rewrite import STAGE, VERSION, DedupRewrite, rewrite_tasks
 from finereason.dedup.signatures import DedupSettings, SignShard, signature_done, signature_rows
 from finereason.io.store import Dataset, DatasetError, atomic_write_json, shard_name
-from finereason.pipeline.engine import prepare_output, run_stage
+from finereason.pipeline.engine import prepare_output
+from finereason.pipeline.engines import Engine, LocalEngine
 from finereason.pipeline.manifest import RunInfo
-from finereason.pipeline.progress import StageProgress, say
+from finereason.pipeline.progress import say
 
 #: Prefixes of the plan's per-kind counts (duplicate_exact, near_duplicate_*, benchmark_overlap_*).
 DROP_KINDS = ("duplicate_exact", "near_duplicate", "benchmark_overlap")
-
-J = TypeVar("J")
-R = TypeVar("R")
-
-
-def pool_map(fn: Callable[[J], R], jobs: Sequence[J], *, workers: int, description: str,
-             total: int | None = None, already: int = 0) -> list[R]:
-    """``fn`` over ``jobs`` on a process pool (results in job order), with a progress bar.
-
-    The engine's ``run_stage`` writes datasets; the dedup passes before the rewrite write
-    other files, so they use this plain map with the engine's choices (forkserver, a bounded
-    number in flight).
-    """
-    results: dict[int, R] = {}
-    with StageProgress(description, total if total is not None else len(jobs)) as bar:
-        bar.advance(already)
-        if workers <= 1 or len(jobs) <= 1:
-            for i, job in enumerate(jobs):
-                results[i] = fn(job)
-                bar.advance()
-        else:
-            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=get_context("forkserver")) as pool:
-                inflight: dict[Future[R], int] = {}
-                for i, job in enumerate(jobs):
-                    inflight[pool.submit(fn, job)] = i
-                    while len(inflight) >= 2 * workers:
-                        finished, _ = wait(inflight, return_when=FIRST_COMPLETED)
-                        for f in finished:
-                            results[inflight.pop(f)] = f.result()
-                            bar.advance()
-                for f in list(inflight):
-                    results[inflight.pop(f)] = f.result()
-                    bar.advance()
-    return [results[i] for i in range(len(jobs))]
-
 
 def _index_job(job: tuple[str, str]) -> pa.Table:
     return index_benchmark_shard(job[0], Path(job[1]))
 
 
-def build_benchmark_index(against: list[str], path: Path, settings: DedupSettings, workers: int) -> dict[str, Any]:
+def build_benchmark_index(against: list[str], path: Path, settings: DedupSettings, engine: Engine) -> dict[str, Any]:
     """Index every ``--against`` folder into ``path`` (kept for a resumed run)."""
     if not path.exists():
         jobs = [(name, str(p)) for name, p in benchmark_shards(against)]
-        tables = pool_map(_index_job, jobs, workers=workers, description="dedup: benchmark index")
+        tables = engine.map(_index_job, jobs, description="dedup: benchmark index")
         table = pa.concat_tables(tables) if tables else INDEX_SCHEMA.empty_table()
         table, common = drop_common_images(table, phash_distance=settings.phash_distance,
                                            generic_df=settings.generic_df)
@@ -99,8 +63,12 @@ def build_benchmark_index(against: list[str], path: Path, settings: DedupSetting
     }
 
 
-def plan(paths: list[Path], work: Path, settings: DedupSettings, against: list[str], workers: int) -> dict[str, Any]:
-    """Passes 1 and 2 (skipped when ``plan.json`` exists); returns the plan's statistics."""
+def plan(paths: list[Path], work: Path, settings: DedupSettings, against: list[str], engine: Engine) -> dict[str, Any]:
+    """Passes 1 and 2 (skipped when ``plan.json`` exists); returns the plan's statistics.
+
+    Pass 1 runs on ``engine`` (shards in parallel, on Ray across nodes); pass 2 runs here, in
+    the main process (the driver), over the compact signatures.
+    """
     plan_path = work / "plan.json"
     if plan_path.exists():
         planned: dict[str, Any] = json.loads(plan_path.read_text())
@@ -114,11 +82,11 @@ def plan(paths: list[Path], work: Path, settings: DedupSettings, against: list[s
     index_path = None
     if against:
         index_path = work / "benchmarks.parquet"
-        stats.update(build_benchmark_index(against, index_path, settings, workers))
+        stats.update(build_benchmark_index(against, index_path, settings, engine))
     sig_dir = work / "signatures"
     jobs = [(i, str(p)) for i, p in enumerate(paths) if not signature_done(sig_dir, i)]
-    pool_map(SignShard(settings, str(sig_dir), str(index_path) if index_path else None), jobs, workers=workers,
-             description="dedup: signatures", total=len(paths), already=len(paths) - len(jobs))
+    engine.map(SignShard(settings, str(sig_dir), str(index_path) if index_path else None), jobs,
+               description="dedup: signatures", total=len(paths), already=len(paths) - len(jobs), writes_to=work)
     t1 = time.time()
     counts = [signature_rows(sig_dir, i) for i in range(len(paths))]
     say(f"dedup: grouping {sum(counts)} samples")
@@ -139,8 +107,12 @@ def plan(paths: list[Path], work: Path, settings: DedupSettings, against: list[s
 
 
 def run_dedup(input_dir: str, out_dir: str, settings: DedupSettings, *, against: Sequence[str] = (),
-              workers: int = 1, overwrite: bool = False) -> dict[str, Any]:
-    """Deduplicate and decontaminate ``input_dir`` into ``out_dir``; returns the manifest."""
+              workers: int = 1, overwrite: bool = False, engine: Engine | None = None) -> dict[str, Any]:
+    """Deduplicate and decontaminate ``input_dir`` into ``out_dir``; returns the manifest.
+
+    ``engine`` runs the per-shard passes (default: the local engine with ``workers`` processes).
+    """
+    engine = engine or LocalEngine(workers)
     source = Dataset(input_dir)
     paths = source.shard_paths()
     if not paths:
@@ -156,6 +128,6 @@ def run_dedup(input_dir: str, out_dir: str, settings: DedupSettings, *, against:
     out = Dataset(out_dir)
     prepare_output(out, info, overwrite)
     work = out.root / ".dedup"
-    info.extra = {"dedup": plan(paths, work, settings, bench, workers)}
+    info.extra = {"dedup": plan(paths, work, settings, bench, engine)}
     stage = DedupRewrite(str(work / "drops.parquet"), run_settings)
-    return run_stage(stage, rewrite_tasks(paths), out.root, info, workers=workers, total=len(paths))
+    return engine.run_stage(stage, rewrite_tasks(paths), out.root, info, workers=workers, total=len(paths))

@@ -54,6 +54,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--perception", metavar="SPEC",
                        help="how a text-only teacher sees images: builtin:ocr, oracle (synthetic scene text), or a VLM spec")
         p.add_argument("--concurrency", type=int, default=None, help="requests in flight (default: the backend's)")
+        p.add_argument("--retries", type=int, default=5,
+                       help="retries per request on 429/5xx/timeouts/resets, with backoff (default 5)")
         p.add_argument("--max-tokens", type=int, default=16384, help="generation cap (default 16384: fits long reasoning)")
         p.add_argument("--temperature", type=float, default=1.0, help="default 1.0 (the paper's)")
         p.add_argument("--top-p", type=float, default=0.95, help="default 0.95 (sent; the public code dropped it)")
@@ -77,7 +79,7 @@ def make_stage(args: argparse.Namespace) -> TeacherStage:
                             n=args.samples, seed=args.seed)
     return TeacherStage(args.kind, args.teacher, params, args.prompt,
                         journal_path=args.journal or f"{args.out}/journal.sqlite",
-                        perception=args.perception, concurrency=args.concurrency)
+                        perception=args.perception, concurrency=args.concurrency, retries=args.retries)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -88,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     tasks = shard_tasks(src.shard_paths())
     info = RunInfo(stage.name, stage.version, stage.settings(), inputs=[str(src.root)], upstream=src.manifest(),
-                   extra={"prompt": {"id": stage.template().id, "version": stage.template().version,
+                   extra={"teacher_spec": stage.teacher, "prompt": {"id": stage.template().id, "version": stage.template().version,
                                      "sha256": stage.template().sha256}})
 
     async def main() -> dict:

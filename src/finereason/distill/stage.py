@@ -14,7 +14,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from finereason.distill.messages import MissingScene, Seeing, load_perceiver, question_text
+from finereason.errors import UserError
 from finereason.models.session import LazyClient
+from finereason.models.spec import parse_spec
 from finereason.models.types import Completion, ModelError, SamplingParams
 from finereason.pipeline.stage import StageResult
 from finereason.prompts import Prompt, load_prompt
@@ -33,6 +35,7 @@ class TeacherStage:
     journal_path: str | None = None
     perception: str | None = None
     concurrency: int | None = None
+    retries: int = 5
     version: str = "1"
     _client: LazyClient | None = field(default=None, repr=False)
     _seeing: Seeing | None = field(default=None, repr=False)
@@ -49,18 +52,19 @@ class TeacherStage:
         return self._prompt
 
     def settings(self) -> dict[str, Any]:
-        return {"teacher": self.teacher, "sampling": self.params.as_dict(), "prompt": self.template().ref,
-                "perception": self.perception}
+        """The model's identity, not its endpoints: a rerun may point at other servers."""
+        return {"teacher": parse_spec(self.teacher).model_id, "sampling": self.params.as_dict(),
+                "prompt": self.template().ref, "perception": self.perception}
 
     def open(self) -> LazyClient:
         """Open the client and perceiver once per process; fails at start-up if the model can't see."""
         if self._client is None:
             self._started = time.monotonic()
-            self._client = LazyClient(self.teacher, self.journal_path, self.concurrency)
+            self._client = LazyClient(self.teacher, self.journal_path, self.concurrency, self.retries)
             self._seeing = Seeing(self.perception, load_perceiver(self.perception))
             model = self._client.get().model
             if not model.accepts_images and self.perception is None:
-                raise ValueError(
+                raise UserError(
                     f"{self.teacher} is text-only: give --perception (builtin:ocr, oracle, or a VLM spec) "
                     "so it can see the images"
                 )

@@ -20,7 +20,7 @@ _EXPORTS = {
     "EvalItem": "items",
     "ImageRef": "items",
     "ItemError": "items",
-    "EvalConfig": "runner",
+    "EvalConfig": "config",
     "run_eval": "runner",
     "GridConfig": "grid",
     "GridConfigError": "grid",

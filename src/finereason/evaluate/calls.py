@@ -82,10 +82,12 @@ class ModelPool:
         return self._loaded[spec]
 
     async def release(self, spec: str) -> None:
-        if spec in self._loaded:
-            self._released_usage[spec] = _merge(self._released_usage.get(spec), _usage_of(self._loaded[spec]))
+        """Unload ``spec`` (its counters are kept for :meth:`usage`); a later ``get`` loads it again."""
         loaded = self._loaded.pop(spec, None)
-        if loaded is not None and hasattr(loaded, "aclose"):
+        if loaded is None:
+            return
+        self._released_usage[spec] = _combine(self._released_usage.get(spec, {}), _usage_of(loaded), 1)
+        if hasattr(loaded, "aclose"):
             await loaded.aclose()
 
     async def aclose(self) -> None:
@@ -96,20 +98,14 @@ class ModelPool:
         """Requests, journal hits, failures and tokens per model this pool has loaded (for the summary)."""
         out = dict(self._released_usage)
         for spec, loaded in self._loaded.items():
-            out[spec] = _merge(out.get(spec), _usage_of(loaded))
+            out[spec] = _combine(out.get(spec, {}), _usage_of(loaded), 1)
         return {spec: u for spec, u in out.items() if u}
 
 
 def usage_since(before: dict[str, dict[str, Any]], after: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """What was used between two :meth:`ModelPool.usage` snapshots (a run inside a shared grid pool)."""
-    out = {}
-    for spec, now in after.items():
-        then = before.get(spec, {})
-        delta = {k: ({e: n - then.get(k, {}).get(e, 0) for e, n in v.items() if n - then.get(k, {}).get(e, 0)}
-                     if isinstance(v, dict) else v - then.get(k, 0)) for k, v in now.items()}
-        if delta.get("requests"):
-            out[spec] = delta
-    return out
+    """What was used between two :meth:`ModelPool.usage` snapshots (one run inside a grid's shared pool)."""
+    delta = {spec: _combine(now, before.get(spec, {}), -1) for spec, now in after.items()}
+    return {spec: d for spec, d in delta.items() if d.get("requests")}
 
 
 def _usage_of(loaded: Any) -> dict[str, Any]:
@@ -120,14 +116,15 @@ def _usage_of(loaded: Any) -> dict[str, Any]:
             "prompt_tokens": u.prompt_tokens, "completion_tokens": u.completion_tokens, "errors": dict(u.errors)}
 
 
-def _merge(a: dict[str, Any] | None, b: dict[str, Any]) -> dict[str, Any]:
-    if not a:
-        return dict(b)
+def _combine(a: dict[str, Any], b: dict[str, Any], sign: int) -> dict[str, Any]:
+    """``a + sign * b`` for usage dicts (numbers, and the ``errors`` count by reason); zero error counts dropped."""
     out = dict(a)
     for key, value in b.items():
         if isinstance(value, dict):
-            out[key] = {k: out.get(key, {}).get(k, 0) + v for k, v in value.items()} | {
-                k: v for k, v in out.get(key, {}).items() if k not in value}
+            counts = dict(out.get(key, {}))
+            for reason, n in value.items():
+                counts[reason] = counts.get(reason, 0) + sign * n
+            out[key] = {reason: n for reason, n in counts.items() if n}
         else:
-            out[key] = out.get(key, 0) + value
+            out[key] = out.get(key, 0) + sign * value
     return out

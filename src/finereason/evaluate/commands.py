@@ -173,7 +173,8 @@ def _fail(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
-    from finereason.evaluate.runner import EvalConfig, run_eval
+    from finereason.evaluate.config import EvalConfig
+    from finereason.evaluate.runner import run_eval
     from finereason.evaluate.thinking import parse_words
 
     try:

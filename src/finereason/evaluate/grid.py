@@ -25,7 +25,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from finereason.evaluate.benchmarks import available, get_benchmark
 from finereason.evaluate.calls import ModelPool
-from finereason.evaluate.runner import MODULES, EvalConfig, load_items, perceive, run_eval
+from finereason.evaluate.config import MODULES, EvalConfig
+from finereason.evaluate.runner import load_items, perceive, run_eval
 from finereason.evaluate.stats import Outcome, correctness, paired_drop
 from finereason.evaluate.thinking import parse_words
 from finereason.pipeline.progress import say

@@ -105,12 +105,19 @@ def length_vs_accuracy(lines: list[dict]) -> str | None:
     return _png(fig)
 
 
-def heatmap(matrix: list[list[float | None]], rows: list[str], cols: list[str], title: str) -> str | None:
+def heatmap(matrix: list[list[float | None]], rows: list[str], cols: list[str], title: str, *,
+            label: str = "accuracy (%)", diverging: bool = False) -> str | None:
+    """A perceiver × reasoner matrix in points; ``diverging`` centres the colours on 0 (drops)."""
     if not rows or not cols:
         return None
     fig, ax = plt.subplots(figsize=(1.6 * len(cols) + 2, 0.8 * len(rows) + 1.5))
     data = [[float("nan") if v is None else 100 * v for v in row] for row in matrix]
-    image = ax.imshow(data, cmap="viridis", vmin=0, vmax=100)
+    bound = 100.0
+    if diverging:
+        bound = max([abs(v) for row in data for v in row if v == v] + [1.0])
+        image = ax.imshow(data, cmap="RdBu_r", vmin=-bound, vmax=bound)
+    else:
+        image = ax.imshow(data, cmap="viridis", vmin=0, vmax=100)
     ax.set_xticks(range(len(cols)), cols, rotation=30, ha="right")
     ax.set_yticks(range(len(rows)), rows)
     ax.set_xlabel("reasoner")
@@ -118,8 +125,9 @@ def heatmap(matrix: list[list[float | None]], rows: list[str], cols: list[str], 
     for i, row in enumerate(data):
         for j, v in enumerate(row):
             if v == v:  # not NaN
-                ax.text(j, i, f"{v:.1f}", ha="center", va="center", color="white" if v < 60 else "black")
-    fig.colorbar(image, ax=ax, label="accuracy (%)")
+                dark = abs(v) > 0.6 * bound if diverging else v < 60
+                ax.text(j, i, f"{v:.1f}", ha="center", va="center", color="white" if dark else "black")
+    fig.colorbar(image, ax=ax, label=label)
     ax.set_title(title)
     return _png(fig)
 
@@ -190,11 +198,18 @@ def render_grid(grid: dict) -> str:
     for p in perceivers:
         rows.append([p, *(f"{_pct(grid['matrix'][p][r]['accuracy'])} {_ci(grid['matrix'][p][r]['accuracy_ci'])}"
                           for r in reasoners)])
+    if grid.get("no_image"):
+        rows.append(["(no image)", *(f"{_pct(grid['no_image'][r]['accuracy'])} {_ci(grid['no_image'][r]['accuracy_ci'])}"
+                                     for r in reasoners)])
     body.append(_table(["perceiver \\ reasoner", *reasoners], rows))
     matrix = [[grid["matrix"][p][r]["accuracy"] for r in reasoners] for p in perceivers]
     body.append(_img(heatmap(matrix, perceivers, reasoners, "accuracy (%)"), "accuracy matrix"))
     att = grid.get("attribution")
     if att:
+        base = grid["matrix"][att["large_perceiver"]][att["large_reasoner"]]["accuracy"]
+        drops = [[None if base is None or v is None else base - v for v in row] for row in matrix]
+        body.append(_img(heatmap(drops, perceivers, reasoners, "drop from the large pair (points)",
+                                 label="accuracy drop (points)", diverging=True), "drop matrix"))
         body.append("<h2>Attribution: shrink only the perceiver vs only the reasoner</h2>")
         body.append(f"<p class='small'>baseline: perceiver <code>{att['large_perceiver']}</code> + reasoner "
                     f"<code>{att['large_reasoner']}</code>; drops are baseline minus the shrunk pair, paired over "

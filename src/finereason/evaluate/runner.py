@@ -20,126 +20,25 @@ resumes: finished requests are read back instead of generated.
 from __future__ import annotations
 
 import asyncio
-import json
-import os
-import statistics
 import time
-from dataclasses import asdict, dataclass, field, replace
-from pathlib import Path
-from typing import Any, Literal
+from dataclasses import asdict, replace
+from typing import Any
 
-from finereason.evaluate.benchmarks import Benchmark, Score, get_benchmark
+from finereason.evaluate.benchmarks import Benchmark, get_benchmark
 from finereason.evaluate.calls import ModelPool, usage_since
+from finereason.evaluate.config import MODULES, EvalConfig, Mode, default_decoding
 from finereason.evaluate.instructions import Instruction, ensure_instructions
 from finereason.evaluate.items import BenchmarkError, EvalItem, ItemError
 from finereason.evaluate.perception import DescriptionCache, describe_items, join_descriptions
 from finereason.evaluate.progress import ItemProgress
 from finereason.evaluate.responses import load_responses
-from finereason.evaluate.stats import Outcome, accuracy_table
-from finereason.evaluate.thinking import Budget, generate, suppression_extra, suppression_for, thinking_extra
+from finereason.evaluate.results import write_results
+from finereason.evaluate.thinking import generate, suppression_extra, suppression_for, thinking_extra
 from finereason.models.client import ModelClient
 from finereason.models.types import SamplingParams
 from finereason.prompts import Prompt, load_prompt
 
-Mode = Literal["direct", "decoupled", "extract-think"]
-MODULES = ("instruction", "perception", "answer")
-
-
-def default_decoding(think: bool) -> dict[str, SamplingParams]:
-    """Defaults as in the Downscaling code: greedy perception with 1024 tokens; a sampled reasoner
-    (thinking: T=0.6, top-p 0.95, 4096+1024 tokens; direct: T=0.7, top-p 0.8, 1024 tokens)."""
-    answer = (SamplingParams(max_tokens=5120, temperature=0.6, top_p=0.95) if think
-              else SamplingParams(max_tokens=1024, temperature=0.7, top_p=0.8))
-    return {
-        "instruction": SamplingParams(max_tokens=64, temperature=0.0, top_p=1.0),
-        "perception": SamplingParams(max_tokens=1024, temperature=0.0, top_p=1.0),
-        "answer": answer,
-    }
-
-
-@dataclass
-class EvalConfig:
-    """Everything a run needs; written into ``summary.json`` as its settings."""
-
-    benchmark: str
-    data: Path
-    out: Path
-    mode: Mode = "direct"
-    model: str | None = None
-    perception: str | None = None
-    reasoning: str | None = None
-    instruction_model: str | None = None
-    instructions: Literal["generic", "query"] = "query"
-    think: bool = False
-    think_budget: int | None = None
-    answer_tokens: int = 1024
-    suppress_words: tuple[str, ...] = ()
-    no_image: bool = False
-    responses: Path | None = None
-    limit: int | None = None
-    seed: int = 0
-    decoding: dict[str, dict[str, Any]] = field(default_factory=dict)
-    instructions_file: Path | None = None
-    descriptions_file: Path | None = None
-    journal: Path | None = None
-    concurrency: int | None = None
-    n_boot: int = 1000
-    label: str | None = None
-
-    def __post_init__(self) -> None:
-        self.data, self.out = Path(self.data), Path(self.out)
-        if self.mode == "extract-think":
-            self.think = True
-        if self.mode not in ("direct", "decoupled", "extract-think"):
-            raise ValueError(f"mode must be direct, decoupled or extract-think, got {self.mode!r}")
-        if self.instructions not in ("generic", "query"):
-            raise ValueError(f"instructions must be generic or query, got {self.instructions!r}")
-        for module in self.decoding:
-            if module not in MODULES:
-                raise ValueError(f"decoding module {module!r} is not one of {', '.join(MODULES)}")
-        if self.responses is not None:
-            return
-        if self.mode == "direct" and not self.model:
-            raise ValueError("--mode direct needs --model SPEC (a VLM, or any model with --no-image)")
-        if self.mode != "direct" and not self.reasoning:
-            raise ValueError(f"--mode {self.mode} needs --reasoning SPEC")
-        if self.mode != "direct" and not self.no_image and not self.perception:
-            raise ValueError(f"--mode {self.mode} needs --perception SPEC (or --no-image)")
-        if self.think_budget is not None and self.think_budget < 1:
-            raise ValueError("--think-budget must be a positive number of tokens")
-
-    @property
-    def answerer(self) -> str | None:
-        return self.model if self.mode == "direct" else self.reasoning
-
-    @property
-    def uses_instructions(self) -> bool:
-        return self.mode != "direct" and not self.no_image and self.instructions == "query" and self.responses is None
-
-    @property
-    def writer(self) -> str | None:
-        """The instruction model: given, else the reasoner (Prism's choice)."""
-        return self.instruction_model or self.reasoning
-
-    def sampling(self) -> dict[str, SamplingParams]:
-        params = default_decoding(self.think)
-        for module, overrides in self.decoding.items():
-            params[module] = replace(params[module], **overrides)
-        if params["answer"].temperature > 0:
-            params["answer"] = replace(params["answer"], seed=self.seed)
-        return params
-
-    def budget(self) -> Budget | None:
-        return Budget(self.think_budget, self.answer_tokens) if self.think_budget else None
-
-    def journal_path(self) -> Path:
-        return self.journal or self.out / "journal.sqlite"
-
-    def settings(self) -> dict[str, Any]:
-        out = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()}
-        out["suppress_words"] = list(self.suppress_words)
-        out["sampling"] = {m: p.as_dict() for m, p in self.sampling().items()}
-        return out
+__all__ = ["MODULES", "EvalConfig", "Mode", "default_decoding", "load_items", "perceive", "run_eval"]
 
 
 # ---------------------------------------------------------------------------------- prompts
@@ -297,9 +196,11 @@ async def perceive(items: list[EvalItem], questions: dict[str, str], cfg: EvalCo
             await pool.release(cfg.writer)
     texts, sources = {}, {}
     for item in items:
-        texts[item.id], sources[item.id] = perception_instruction(cfg, prompt, instructions.get(item.id))
-        if item.id in instructions:
-            records[item.id]["instruction"] = {"contents": instructions[item.id].contents, "source": sources[item.id]}
+        instruction = instructions.get(item.id)
+        texts[item.id], sources[item.id] = perception_instruction(cfg, prompt, instruction)
+        if cfg.uses_instructions:  # "fallback_generic": the instruction model's reply was unusable or failed
+            records[item.id]["instruction"] = {"contents": instruction.contents if instruction else None,
+                                               "source": sources[item.id]}
     cache = DescriptionCache(cfg.descriptions_file or cfg.out / "descriptions.jsonl")
     described = await describe_items(items, texts, perceiver=cfg.perception, params=params["perception"], pool=pool,
                                      cache=cache)
@@ -315,93 +216,3 @@ async def perceive(items: list[EvalItem], questions: dict[str, str], cfg: EvalCo
     return {k: v for k, v in described.items() if not isinstance(v, str)}
 
 
-# ---------------------------------------------------------------------------------- scoring & files
-def score_records(bench: Benchmark, items: list[EvalItem], records: dict[str, dict]) -> dict[str, Score]:
-    scores: dict[str, Score] = {}
-    todo = []
-    for item in items:
-        record = records.get(item.id, {})
-        error = f"load_error: {item.error}" if item.error else record.get("error")
-        if error:
-            scores[item.id] = Score("error", "none", None, "none", error)
-        elif record.get("response") is None:
-            scores[item.id] = Score("error", "none", None, "none", "no response")
-        else:
-            todo.append(item)
-    for item, score in zip(todo, bench.score_many(todo, [records[i.id]["response"] for i in todo]), strict=True):
-        scores[item.id] = score
-    return scores
-
-
-def _error_reason(detail: str) -> str:
-    """``"bad_image: item 3: …"`` → ``bad_image``: every error detail starts with its reason key."""
-    head = detail.split(":", 1)[0].strip()
-    return head if head and " " not in head else "error"
-
-
-def write_results(bench: Benchmark, items: list[EvalItem], records: dict[str, dict], cfg: EvalConfig,
-                  extra: dict[str, Any], usage: dict[str, Any], elapsed: float) -> dict[str, Any]:
-    """Score, then write items.jsonl, summary.json and report.html; returns the summary."""
-    from finereason.evaluate.report import write_run_report
-
-    scores = score_records(bench, items, records)
-    lines, outcomes = [], []
-    for item in items:
-        score, record = scores[item.id], records.get(item.id, {})
-        outcomes.append(Outcome(item.id, item.category, item.subcategory, score.verdict))
-        lines.append({
-            "id": item.id, "category": item.category, "subcategory": item.subcategory,
-            "question_type": item.question_type, "answer": item.answer,
-            **{k: v for k, v in record.items() if k != "error"},
-            "parsed": score.pred, "parse_method": score.method, "verdict": score.verdict,
-            "verdict_by": score.verdict_by, "detail": score.detail,
-            **({"error": score.detail} if score.verdict == "error" else {}),
-        })
-    table = accuracy_table(outcomes, macro_over=bench.macro_over, seed=cfg.seed, n_boot=cfg.n_boot,
-                           order=bench.category_order)
-    errors: dict[str, int] = {}
-    for line in lines:
-        if line["verdict"] == "error":
-            reason = _error_reason(line["error"])
-            errors[reason] = errors.get(reason, 0) + 1
-    latencies = [line["latency_s"] for line in lines if isinstance(line.get("latency_s"), float) and not line.get("cached")]
-    words = [line["description_words"] for line in lines if "description_words" in line]
-    summary = {
-        "benchmark": bench.name,
-        "title": bench.title,
-        "label": cfg.label,
-        "data": str(cfg.data),
-        "mode": "responses" if cfg.responses else cfg.mode,
-        "models": {"model": cfg.model, "perception": cfg.perception, "reasoning": cfg.reasoning,
-                   "instruction": cfg.writer if cfg.uses_instructions else None},
-        **table,
-        "errors": errors,
-        "tokens": {"prompt": sum(line.get("tokens", {}).get("prompt", 0) for line in lines),
-                   "completion": sum(line.get("tokens", {}).get("completion", 0) for line in lines)},
-        "latency_s": {"mean": round(statistics.fmean(latencies), 4), "median": round(statistics.median(latencies), 4)}
-        if latencies else None,
-        "description_words": {"mean": round(statistics.fmean(words), 2), "max": max(words)} if words else None,
-        "prompts": extra.get("prompts", {}),
-        "settings": cfg.settings(),
-        "usage": usage,
-        **{k: v for k, v in extra.items() if k != "prompts"},
-        "elapsed_s": round(elapsed, 2),
-    }
-    _write_jsonl(cfg.out / "items.jsonl", lines)
-    _write_json(cfg.out / "summary.json", summary)
-    write_run_report(summary, lines, cfg.out / "report.html")
-    return summary
-
-
-def _write_json(path: Path, obj: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(obj, ensure_ascii=False, indent=2, default=str), encoding="utf-8")
-    tmp.replace(path)
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with tmp.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
-    tmp.replace(path)

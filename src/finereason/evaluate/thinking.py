@@ -22,13 +22,17 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from finereason.evaluate.calls import Call, call
 from finereason.models.client import ModelClient
 from finereason.models.openai_http import API_KEY_ENV_VARS, OpenAIModel
 from finereason.models.types import Message, SamplingParams
+
+if TYPE_CHECKING:
+    import httpx
 
 #: The closing a budgeted think block gets (the phrase Qwen3's model card suggests for budgets).
 CLOSE_THINKING = (
@@ -138,7 +142,8 @@ async def suppression_from_server(model: OpenAIModel, words: tuple[str, ...]) ->
     return Suppression(words, tuple(sorted(ids)), (), tuple(unbanned))
 
 
-async def _find_tokenizer(http: Any, model: OpenAIModel):  # noqa: ANN202 - returns a closure
+async def _find_tokenizer(http: httpx.AsyncClient, model: OpenAIModel) -> Callable[[str], Awaitable[list[int]]]:
+    """The first tokenize route the server answers, as ``text -> ids``."""
     import httpx
 
     base = model.endpoints[0]
@@ -155,7 +160,11 @@ async def _find_tokenizer(http: Any, model: OpenAIModel):  # noqa: ANN202 - retu
         except httpx.HTTPError as err:
             tried.append(f"{url}: {err}")
             continue
-        if reply.status_code == 200 and isinstance(reply.json().get("tokens"), list):
+        try:
+            tokens = reply.json().get("tokens") if reply.status_code == 200 else None
+        except (ValueError, AttributeError):  # not JSON, or not an object
+            tokens = None
+        if isinstance(tokens, list):
 
             async def tokenize(text: str, url: str = url, field: str = field) -> list[int]:
                 response = await http.post(

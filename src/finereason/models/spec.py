@@ -8,6 +8,7 @@ Accepted forms::
 
     openai:<model>@<base_url>[,<base_url>...]   e.g. openai:Qwen/Qwen3-VL-8B@http://gpu1:8000/v1,http://gpu2:8000/v1
     openai://host:port/v1/<model>               e.g. openai://localhost:8000/v1/Qwen/Qwen3-VL-8B
+    openai-text:<model>@<base_url>              the same, for a text-only model (images need a perceiver)
     hf:<path or hub id>
     builtin:<name>                              smollm2 | ocr
     perceiver:<args>                            handed to finereason.models.perceiver as is
@@ -17,9 +18,11 @@ Accepted forms::
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
+
+from finereason.errors import UserError
 
 from .types import Model
 
@@ -33,7 +36,7 @@ _BACKEND_MODULES = {
 BUILTIN_NAMES = ("smollm2", "ocr")
 
 
-class SpecError(ValueError):
+class SpecError(UserError):
     """A model spec string that cannot be understood; the message quotes the spec."""
 
 
@@ -45,6 +48,7 @@ class ModelSpec:
     model: str
     endpoints: tuple[str, ...] = ()
     raw: str = ""
+    text_only: bool = False  # openai-text: the server's model cannot take images
 
     @property
     def model_id(self) -> str:
@@ -104,6 +108,8 @@ def parse_spec(spec: str) -> ModelSpec:
     kind = kind.strip().lower()
     if kind == "openai":
         return _parse_openai(spec, rest.strip())
+    if kind == "openai-text":
+        return replace(_parse_openai(spec, rest.strip()), text_only=True)
     if kind not in _BACKEND_MODULES:
         raise SpecError(
             f"model spec {spec!r}: unknown kind {kind!r}; expected one of openai, {', '.join(_BACKEND_MODULES)}"
@@ -128,6 +134,8 @@ def load_model(spec: str, **opts: Any) -> Model:
     if parsed.kind == "openai":
         from .openai_http import OpenAIModel
 
+        if parsed.text_only:
+            opts.setdefault("accepts_images", False)
         return OpenAIModel(parsed, **opts)
     module = importlib.import_module(_BACKEND_MODULES[parsed.kind])
     return module.load(spec, **opts)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
+from finereason.errors import UserError
 from finereason.pipeline import engine as local
 from finereason.pipeline.manifest import RunInfo
 from finereason.pipeline.stage import AsyncStage, Stage, Task
@@ -27,7 +28,7 @@ R = TypeVar("R")
 ENGINES = ("local", "ray")
 
 
-class EngineError(RuntimeError):
+class EngineError(UserError, RuntimeError):
     """An engine cannot run here (cluster unreachable, a node without the package); one line, with the fix."""
 
 
@@ -46,7 +47,9 @@ class Engine(Protocol):
         ...
 
     def map(self, fn: Callable[[J], R], jobs: Sequence[J], *, description: str, total: int | None = None,
-            already: int = 0) -> list[R]:
+            already: int = 0, writes_to: str | os.PathLike[str] | None = None) -> list[R]:
+        """``fn`` over ``jobs`` in parallel, results in job order; ``writes_to``: the folder the jobs
+        write into (on Ray, checked to be visible from every node)."""
         ...
 
 
@@ -69,7 +72,7 @@ class LocalEngine:
                                            total=total, overwrite=overwrite, status=status, start=start)
 
     def map(self, fn: Callable[[J], R], jobs: Sequence[J], *, description: str, total: int | None = None,
-            already: int = 0) -> list[R]:
+            already: int = 0, writes_to: str | os.PathLike[str] | None = None) -> list[R]:
         return local.map_jobs(fn, jobs, workers=self.workers, description=description, total=total, already=already)
 
 

@@ -18,6 +18,7 @@ If every actor is lost, a new one is started (and waits for room in the cluster)
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import time
 import uuid
@@ -39,6 +40,10 @@ if TYPE_CHECKING:
 
 #: Seconds between two status polls of the actors (tokens/s, in flight, cached, failed).
 STATUS_EVERY_S = 2.0
+#: Seconds without progress and no actor up before saying what the actors are waiting for.
+WAIT_WARNING_S = 60.0
+#: Seconds an actor gets to close its clients (flush and checkpoint its journal) at the end.
+CLOSE_TIMEOUT_S = 120.0
 
 
 class Sealer:
@@ -120,6 +125,7 @@ class _Actor:
         self.index = index
         self.writer = writer
         self.handle = handle
+        self.ready = handle.ready.remote()  # resolves once ``start`` has run in the actor
         self.node = "?"
         self.alive = True
         self.status = ""
@@ -151,7 +157,7 @@ class ActorPool:
         return max(1, len(alive_nodes(self.ray)))
 
     async def start(self) -> None:
-        """Start the sealer and the actors, and wait until every actor has called ``start``."""
+        """Start the sealer and the actors (each calls ``start`` as it comes up; see :meth:`run`)."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         here = self.ray.get_runtime_context().get_node_id()
@@ -159,10 +165,9 @@ class ActorPool:
             num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(here, soft=False)).remote()
         self.size = self._count()
         say(f"ray: starting {self.size} client actor(s), run {self.run_id}")
-        await self._spawn(self.size)
+        self._spawn(self.size)
 
-    async def _spawn(self, n: int) -> None:
-        new = []
+    def _spawn(self, n: int) -> None:
         for _ in range(n):
             index = len(self.actors)
             writer = f"{self.run_id}-{index:03d}"
@@ -172,102 +177,150 @@ class ActorPool:
                 num_cpus=self.engine.actor_cpus, num_gpus=self.engine.gpus_per_actor, max_restarts=0,
                 max_concurrency=1000, scheduling_strategy="SPREAD",
             ).remote(self.payload_ref, share)
-            actor = _Actor(index, writer, handle)
-            self.actors.append(actor)
-            new.append(actor)
-        from finereason.pipeline.ray_engine import explain
-
-        for actor in new:
-            try:
-                actor.node = (await actor.handle.ready.remote())[:8]
-            except self.ray.exceptions.RayError as e:
-                raise explain(e) from e
+            self.actors.append(_Actor(index, writer, handle))
 
     def live(self) -> list[_Actor]:
         return [a for a in self.actors if a.alive]
 
     async def _lost(self, actor: _Actor, err: BaseException) -> None:
-        """An actor died: seal its journal, let the survivors read it; start one if none is left.
+        """An actor died: make sure it is gone, seal its journal, let the survivors read it.
 
         Every lane of that actor waits here until the survivors have adopted its journal, and
-        only then puts its shard back, so no survivor redoes a request the lost actor had paid for.
+        only then puts its shard back, so no survivor redoes a request the lost actor had paid
+        for. If no actor is left, a new one is started (it waits for room in the cluster).
         """
         if actor.handed_over is not None:
             await actor.handed_over
             return
         actor.alive = False
         actor.handed_over = asyncio.get_running_loop().create_future()
-        reason = str(err).strip().splitlines()[0][:160] if str(err).strip() else type(err).__name__
-        say(f"ray: client actor {actor.index} (node {actor.node}) lost: {reason}; its shards go to the others")
+        say(f"ray: client actor {actor.index} (node {actor.node}) lost ({type(err).__name__}); "
+            "its shards go to the others")
         try:
-            paths = await self.sealer.seal_writer.remote(actor.writer)
+            # "Unavailable" may be a network blip: end it for sure before its file is sealed.
+            self.ray.kill(actor.handle, no_restart=True)
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(_ref(actor.handle.ready.remote()), CLOSE_TIMEOUT_S)
+            try:
+                paths = await self.sealer.seal_writer.remote(actor.writer)
+            except self.ray.exceptions.RayError as e:  # its node still holds the file: pay again, not fail
+                say(f"ray: the journal of client actor {actor.index} cannot be read ({type(e).__name__}); "
+                    "its unfinished requests will be sent again")
+                paths = []
             survivors = self.live()
             if not survivors:
                 say("ray: no client actor left; starting a new one (it waits for room in the cluster)")
-                await self._spawn(1)
+                self._spawn(1)
                 survivors = self.live()
             if paths:
-                await asyncio.gather(*(a.handle.adopt.remote(paths) for a in survivors), return_exceptions=True)
+                await asyncio.gather(*(_ref(a.handle.adopt.remote(paths)) for a in survivors), return_exceptions=True)
         finally:
             actor.handed_over.set_result(None)
 
     async def run(self, tasks: list[Task], out_root: str, finished: Callable[[ShardCounts], None],
                   show: Callable[[str], None]) -> None:
-        """Run every task on the actors; a task whose actor is lost is redone on another."""
+        """Run every task on the actors; a task whose actor is lost is redone on another.
+
+        Each actor starts working as soon as it is up, so one that waits for room in the
+        cluster (or never gets it) delays nothing; the run ends when every task is done.
+        """
+        from finereason.pipeline.ray_engine import explain
+
+        rex = self.ray.exceptions
         queue = deque(tasks)
+        busy = 0
+        changed = asyncio.Event()
 
         async def lane(actor: _Actor) -> None:
+            nonlocal busy
             while queue and actor.alive:
                 task = queue.popleft()
+                busy += 1
                 try:
                     counts = await actor.handle.run_shard.remote(task, out_root)
-                except self.ray.exceptions.RayActorError as e:
-                    await self._lost(actor, e)
+                except rex.RayActorError as e:
+                    await self._lost(actor, e)  # returns once the survivors can read its journal
                     queue.appendleft(task)
                     return
-                except self.ray.exceptions.RayError as e:
-                    from finereason.pipeline.ray_engine import explain
-
-                    raise explain(e) from e
+                except rex.RayError as e:
+                    raise explain(e) from e  # the stage's own error ends the run, as it does locally
+                finally:
+                    busy -= 1
+                    changed.set()
                 finished(counts)
 
-        async def ticker() -> None:
-            while True:
-                live = self.live()
-                replies = await asyncio.gather(*(asyncio.wait_for(_ref(a.handle.status.remote()), STATUS_EVERY_S)
-                                                 for a in live), return_exceptions=True)
-                for a, r in zip(live, replies):
-                    if isinstance(r, str):
-                        a.status = r
-                texts = [a.status for a in live if a.status]
-                head = texts[0] if texts else ""
-                more = f" (+{len(texts) - 1} actors)" if len(texts) > 1 else ""
-                show(f"{len(live)} actors · {head}{more}" if head else f"{len(live)} actors")
-                await asyncio.sleep(STATUS_EVERY_S)
+        async def drive(actor: _Actor) -> None:
+            try:
+                actor.node = (await actor.ready)[:8]
+            except rex.RayActorError as e:
+                if "creation task" in str(e):  # the stage's start hook failed: it cannot serve
+                    raise explain(e) from e
+                await self._lost(actor, e)
+                return
+            await asyncio.gather(*(lane(actor) for _ in range(self.per_actor)))
 
-        tick = asyncio.create_task(ticker())
+        drivers: dict[int, asyncio.Task[None]] = {}
+        tick = asyncio.create_task(self._ticker(show))
+        quiet_since = time.monotonic()
         try:
-            while queue:  # shards put back by lanes of a lost actor get new lanes here
-                lanes = {asyncio.create_task(lane(a)) for a in self.live() for _ in range(self.per_actor)}
-                try:
-                    done, _ = await asyncio.wait(lanes, return_when=asyncio.FIRST_EXCEPTION)
-                    for t in done:
-                        t.result()  # a stage's error ends the run, as it does locally
-                    await asyncio.gather(*lanes)
-                finally:
-                    for t in lanes:
-                        t.cancel()
+            while queue or busy:
+                for actor in self.live():
+                    running = drivers.get(actor.index)
+                    if queue and (running is None or running.done()):
+                        drivers[actor.index] = asyncio.create_task(drive(actor))
+                changed.clear()
+                waiter = asyncio.create_task(changed.wait())
+                done, _ = await asyncio.wait([waiter, *(t for t in drivers.values() if not t.done())],
+                                             timeout=WAIT_WARNING_S, return_when=asyncio.FIRST_COMPLETED)
+                waiter.cancel()
+                for t in done:
+                    if t is not waiter:
+                        t.result()
+                if done:
+                    quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since >= WAIT_WARNING_S and not busy:
+                    say(f"ray: no client actor is up after {WAIT_WARNING_S:.0f}s; each needs "
+                        f"{self.engine.actor_cpus:g} CPU and {self.engine.gpus_per_actor:g} GPU free on a node")
+                    quiet_since = time.monotonic()
         finally:
             tick.cancel()
+            for t in drivers.values():
+                t.cancel()
+
+    async def _ticker(self, show: Callable[[str], None]) -> None:
+        """Poll the actors' ``status`` for the progress line."""
+        while True:
+            live = self.live()
+            replies = await asyncio.gather(*(asyncio.wait_for(_ref(a.handle.status.remote()), STATUS_EVERY_S)
+                                             for a in live), return_exceptions=True)
+            for a, r in zip(live, replies):
+                if isinstance(r, str):
+                    a.status = r
+            texts = [a.status for a in live if a.status]
+            more = f" (+{len(texts) - 1} more)" if len(texts) > 1 else ""
+            show(f"{len(live)} actors · {texts[0]}{more}" if texts else f"{len(live)} actors")
+            await asyncio.sleep(STATUS_EVERY_S)
 
     async def close(self) -> None:
-        """Close each live actor's clients (journals checkpointed), then end the actors."""
-        live = self.live()
-        await asyncio.gather(*(_ref(a.handle.close.remote()) for a in live), return_exceptions=True)
+        """Close the clients of every actor that is up (journals checkpointed), end all, wait for the ends.
+
+        Waiting matters: the next stage (or a local rerun) seals these journal files, which
+        needs every process that wrote them gone.
+        """
+        up = [a for a in self.live() if _resolved(self.ray, a.ready)]
+        await asyncio.gather(*(asyncio.wait_for(_ref(a.handle.close.remote()), CLOSE_TIMEOUT_S) for a in up),
+                             return_exceptions=True)
         for a in self.actors:
             self.ray.kill(a.handle, no_restart=True)
+        await asyncio.gather(*(asyncio.wait_for(_ref(a.handle.ready.remote()), CLOSE_TIMEOUT_S)
+                               for a in self.actors), return_exceptions=True)  # each raises once dead
         if self.sealer is not None:
             self.ray.kill(self.sealer, no_restart=True)
+
+
+def _resolved(ray: ModuleType, ref: Any) -> bool:
+    ready, _ = ray.wait([ref], timeout=0)
+    return bool(ready)
 
 
 async def _ref(ref: Any) -> Any:

@@ -173,15 +173,20 @@ class RayEngine:
             return
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-        probe = root / ".done" / f".probe-{uuid.uuid4().hex}"
-        probe.parent.mkdir(parents=True, exist_ok=True)
+        probe = root / f".probe-{uuid.uuid4().hex}"
+        root.mkdir(parents=True, exist_ok=True)
         probe.write_text("finereason: visible from every node?\n")
         try:
             exists = ray.remote(_exists)
             nodes = alive_nodes(ray)
-            refs = [exists.options(num_cpus=0, scheduling_strategy=NodeAffinitySchedulingStrategy(
+            refs = [exists.options(num_cpus=0, max_retries=0, scheduling_strategy=NodeAffinitySchedulingStrategy(
                 n["NodeID"], soft=False)).remote(str(probe.resolve()), 10.0) for n in nodes]
-            for node, ok in zip(nodes, self.get(ray, refs)):
+            for node, ref in zip(nodes, refs):
+                try:
+                    ok = ray.get(ref)
+                except (ray.exceptions.TaskUnschedulableError, ray.exceptions.NodeDiedError,
+                        ray.exceptions.WorkerCrashedError):
+                    continue  # a node that left the cluster a moment ago: it will get no work
                 if not ok:
                     raise EngineError(
                         f"Ray node {node_label(node)} cannot see {root.resolve()}: with --engine ray the output "
@@ -245,9 +250,11 @@ class RayEngine:
         return write_manifest(out, info, [counts[i] for i in sorted(counts)], time.time() - started)
 
     def map(self, fn: Callable[[J], R], jobs: Sequence[J], *, description: str, total: int | None = None,
-            already: int = 0) -> list[R]:
+            already: int = 0, writes_to: str | os.PathLike[str] | None = None) -> list[R]:
         """``fn`` over ``jobs`` as Ray tasks (results in job order), for passes that are not a stage."""
         ray = self.connect()
+        if writes_to is not None:
+            self.check_shared(ray, Path(writes_to))
         call = ray.remote(_call).options(num_cpus=1, max_retries=self.max_retries)
         fn_ref = ray.put(fn)
         window = 2 * self.slots(ray)
@@ -294,7 +301,6 @@ class RayEngine:
         started = time.time()
         counts = {c.index: c for c in out.done_counts() if not c.extra.get("failed")}
         todo = [t for t in tasks if t.index not in counts]
-        pool = ActorPool(ray, self, (stage, start, status), shards_in_flight=shards_in_flight)
         with StageProgress(stage.name, total) as bar:
             bar.advance(len(counts))
 
@@ -302,12 +308,14 @@ class RayEngine:
                 counts[c.index] = c
                 bar.advance()
 
-            await pool.start()
-            try:
-                await pool.run(todo, str(out.root), finished,
-                               lambda text: bar.status((text + " · " if text else "") + _status(list(counts.values()))))
-            finally:
-                await pool.close()
+            if todo:
+                pool = ActorPool(ray, self, (stage, start, status), shards_in_flight=shards_in_flight)
+                await pool.start()
+                try:
+                    await pool.run(todo, str(out.root), finished, lambda text: bar.status(
+                        (text + " · " if text else "") + _status(list(counts.values()))))
+                finally:
+                    await pool.close()
         return write_manifest(out, info, [counts[i] for i in sorted(counts)], time.time() - started)
 
 

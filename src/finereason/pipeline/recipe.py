@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
+
+from finereason.errors import UserError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 #: Stages a recipe may list, in pipeline order; each is a ``finereason`` command over DIR.
@@ -23,7 +25,7 @@ STAGES = ("clean", "dedup", "caption", "distill", "verify", "difficulty", "selec
 RECIPE_DIR = Path(__file__).resolve().parent.parent / "recipes"
 
 
-class RecipeError(ValueError):
+class RecipeError(UserError):
     """A recipe that cannot run; the message names the file and the key."""
 
 

@@ -28,11 +28,13 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from finereason.errors import UserError
+
 TEMPLATE_DIR = Path(__file__).parent
 _HEADER_KEYS = {"id", "version", "placeholders", "note"}
 
 
-class PromptError(ValueError):
+class PromptError(UserError):
     """A template that is malformed or does not fit what its caller supplies."""
 
 

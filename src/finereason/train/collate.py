@@ -46,8 +46,9 @@ class Collator:
             self.pad_id = encoder.tokenizer.eos_token_id
         if packed and family.name.startswith("qwen") and rope_index is None:
             raise ValueError("packing a Qwen-VL family needs the model's get_rope_index")
-        #: real (non-padding) tokens emitted by this collator, for throughput measurements
+        #: real tokens, and batch slots including padding, emitted by this collator (throughput measurements)
         self.tokens = 0
+        self.slots = 0
 
     def _encode(self, index: int) -> Encoded:
         try:
@@ -57,12 +58,12 @@ class Collator:
 
     def __call__(self, rows: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         encoded = [[self._encode(i) for i in row["members"]] for row in rows]
-        self.tokens += sum(e.length for row in encoded for e in row)
-        if self.packed:
-            return self._packed(encoded)
-        if any(len(row) != 1 for row in encoded):
+        if not self.packed and any(len(row) != 1 for row in encoded):
             raise ValueError("unpacked rows hold exactly one example")
-        return self._padded([row[0] for row in encoded])
+        batch = self._packed(encoded) if self.packed else self._padded([row[0] for row in encoded])
+        self.tokens += sum(e.length for row in encoded for e in row)
+        self.slots += batch["input_ids"].numel()
+        return batch
 
     # ---- batches ------------------------------------------------------------------------------
     def _padded(self, encs: list[Encoded]) -> dict[str, torch.Tensor]:

@@ -1,0 +1,183 @@
+"""caption / distill / difficulty through the CLI against OpenAI-compatible servers on loopback.
+
+The fast tests use the recording fake server in tests/servers (so requests can be counted);
+the slow one uses the real llama-cpp server with SmolLM2 from tests/models' fixtures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/servers
+
+from servers.fake_openai import FakeServer
+from servers.harness import BackgroundLoop
+
+from finereason.cli import main
+from finereason.io.store import Dataset
+
+
+@pytest.fixture(scope="module")
+def bg():
+    loop = BackgroundLoop()
+    yield loop
+    loop.stop()
+
+
+@pytest.fixture
+def server(bg):
+    srv = FakeServer(record=True, reply_tokens=20, reply_bytes=60)
+    port = bg.run(srv.start())
+    yield srv, f"http://127.0.0.1:{port}/v1"
+    bg.run(srv.close())
+
+
+@pytest.fixture(scope="module")
+def problems(tmp_path_factory):
+    out = tmp_path_factory.mktemp("synth") / "s"
+    assert main(["synth", "--n", "12", "--seed", "5", "--shard-size", "4", "--workers", "1", "--out", str(out)]) == 0
+    return out
+
+
+def _ids(path) -> list[str]:
+    return [s.id for s in Dataset(path).iter_samples()]
+
+
+def test_distill_writes_think_response_tokens_and_prompt(server, problems, tmp_path):
+    srv, url = server
+    out = tmp_path / "d"
+    rc = main(["distill", str(problems), "--teacher", f"openai:fake-model@{url}", "--max-tokens", "20",
+               "--top-p", "0.9", "--seed", "7", "--out", str(out), "--workers", "1"])
+    assert rc == 0
+    samples = list(Dataset(out).iter_samples())
+    assert sorted(s.id for s in samples) == sorted(_ids(problems))
+    for s in samples:
+        assert s.response.startswith("<think>") and "</think>" in s.response  # reasoning_content folded back
+        assert s.response.endswith("<answer>42</answer>.")
+        assert s.meta_get("finish_reason") == "stop"
+    sent = srv.requests[0]
+    assert (sent["top_p"], sent["seed"], sent["max_tokens"], sent["temperature"]) == (0.9, 7, 20, 1.0)
+    image_parts = [p for p in sent["messages"][0]["content"] if p["type"] == "image_url"]
+    assert image_parts and image_parts[0]["image_url"]["url"].startswith("data:image/png;base64,")
+    m = Dataset(out).manifest()
+    assert m["prompt"]["id"] == "distill" and len(m["prompt"]["sha256"]) == 64
+    assert m["stats"]["completion_tokens"] == 12 * 20 and m["stats"]["failed"] == 0
+    assert m["settings"]["sampling"]["top_p"] == 0.9
+
+
+def test_caption_writes_caption(server, problems, tmp_path):
+    _, url = server
+    out = tmp_path / "c"
+    assert main(["caption", str(problems), "--teacher", f"openai:fake-model@{url}", "--out", str(out)]) == 0
+    assert all(s.caption and s.response is None for s in Dataset(out).iter_samples())
+
+
+def test_text_only_teacher_needs_perception_at_startup(server, problems, tmp_path, capsys):
+    srv, url = server
+    rc = main(["distill", str(problems), "--teacher", f"openai-text:fake-model@{url}", "--out", str(tmp_path / "x")])
+    assert rc == 2 and "text-only" in capsys.readouterr().err and srv.count == 0
+    out = tmp_path / "o"
+    assert main(["distill", str(problems), "--teacher", f"openai-text:fake-model@{url}", "--perception", "oracle",
+                 "--out", str(out)]) == 0
+    for s in Dataset(out).iter_samples():
+        assert s.perception == s.meta_get("scene")
+    # Text-only: the content goes as one string (text-only chat templates reject lists of parts).
+    assert all(isinstance(r["messages"][0]["content"], str) for r in srv.requests)
+    assert all("oracle perception" in r["messages"][0]["content"] for r in srv.requests)
+
+
+def test_failed_requests_are_rejected_then_retried_by_a_rerun(bg, problems, tmp_path):
+    dead = FakeServer()
+    port = bg.run(dead.start())
+    bg.run(dead.close())  # nothing listens there now: connection refused on every try
+    out = tmp_path / "d"
+    args = ["distill", str(problems), "--max-tokens", "20", "--retries", "0", "--out", str(out)]
+    assert main([*args[:2], "--teacher", f"openai:fake-model@http://127.0.0.1:{port}/v1", *args[2:]]) == 0
+    m = Dataset(out).manifest()
+    assert m["records_out"] == 0 and m["stats"]["failed"] == 12
+    assert all(k.startswith("request_failed:") for k in m["rejected"])
+    # The same run (same model id: endpoints are not part of it) against a live server finishes.
+    live = FakeServer(reply_tokens=20, reply_bytes=60)
+    port2 = bg.run(live.start())
+    try:
+        assert main([*args[:2], "--teacher", f"openai:fake-model@http://127.0.0.1:{port2}/v1", *args[2:]]) == 0
+    finally:
+        bg.run(live.close())
+    m = Dataset(out).manifest()
+    assert (m["records_out"], m["rejected"], m["stats"]["failed"]) == (12, {}, 0)
+    assert Dataset(out).rejected_paths() == []
+
+
+def test_kill_9_mid_distill_then_resume_pays_only_in_flight_twice(bg, tmp_path):
+    src = tmp_path / "s"
+    assert main(["synth", "--n", "40", "--seed", "9", "--shard-size", "10", "--workers", "1", "--out", str(src)]) == 0
+    srv = FakeServer(record=True, seconds_per_token=0.01, reply_tokens=20, reply_bytes=60)  # 0.2 s a request
+    port = bg.run(srv.start())
+    concurrency = 4
+    out = tmp_path / "d"
+    cmd = [sys.executable, "-m", "finereason.cli", "distill", str(src), "--teacher",
+           f"openai:fake-model@http://127.0.0.1:{port}/v1", "--max-tokens", "20",
+           "--concurrency", str(concurrency), "--out", str(out)]
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    try:
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 120
+        while srv.count < 16 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert srv.count >= 16, "the distill run never got going"
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        killed_at = srv.count
+        assert killed_at < 40, "the run finished before the kill; the test proves nothing"
+        assert subprocess.run(cmd, env=env, capture_output=True).returncode == 0
+    finally:
+        bg.run(srv.close())
+    ids = _ids(out)
+    assert len(ids) == len(set(ids)) == 40 and set(ids) == set(_ids(src))
+    bodies = Counter(hashlib.sha256(json.dumps(r, sort_keys=True).encode()).hexdigest() for r in srv.requests)
+    assert len(bodies) == 40  # every sample asked, none lost
+    repeats = sum(n - 1 for n in bodies.values())
+    assert repeats <= concurrency, f"{repeats} requests paid twice; at most {concurrency} were in flight"
+
+
+def test_difficulty_pass_rate_from_k_graded_samples(server, problems, tmp_path):
+    srv, url = server
+    out = tmp_path / "k"
+    assert main(["difficulty", str(problems), "--student", f"openai:fake-model@{url}", "--k", "4",
+                 "--max-tokens", "20", "--out", str(out)]) == 0
+    assert all(r["n"] == 4 for r in srv.requests)
+    for s in Dataset(out).iter_samples():
+        # The fake student always answers 42: correct exactly where the ground truth is 42.
+        assert s.pass_rate == (1.0 if s.answer == "42" else 0.0)
+        assert len(s.meta_get("student_responses")) == 4
+        assert s.meta_get("student_verdicts") == ["correct" if s.answer == "42" else "incorrect"] * 4
+        assert s.response is None  # the teacher's field is untouched
+
+
+@pytest.mark.slow
+def test_distill_and_difficulty_against_a_real_llama_server(problems, tmp_path):
+    from servers.llama import llama_server
+
+    with llama_server(tmp_path / "server.log") as url:
+        teacher = f"openai-text:smollm2@{url}"
+        out = tmp_path / "d"
+        assert main(["distill", str(problems), "--teacher", teacher, "--perception", "oracle", "--max-tokens", "24",
+                     "--concurrency", "2", "--out", str(out)]) == 0
+        samples = list(Dataset(out).iter_samples())
+        assert len(samples) == 12 and all(s.response and s.perception for s in samples)
+        assert Dataset(out).manifest()["stats"]["completion_tokens"] > 0
+        scored = tmp_path / "k"
+        assert main(["difficulty", str(out), "--student", teacher, "--perception", "oracle", "--k", "2",
+                     "--max-tokens", "16", "--concurrency", "2", "--out", str(scored)]) == 0
+        for s in Dataset(scored).iter_samples():
+            assert s.pass_rate in (0.0, 0.5, 1.0) and len(s.meta_get("student_responses")) == 2
