@@ -121,7 +121,7 @@ def test_failed_requests_are_rejected_then_retried_by_a_rerun(bg, problems, tmp_
 def test_kill_9_mid_distill_then_resume_pays_only_in_flight_twice(bg, tmp_path):
     src = tmp_path / "s"
     assert main(["synth", "--n", "40", "--seed", "9", "--shard-size", "10", "--workers", "1", "--out", str(src)]) == 0
-    srv = FakeServer(record=True, seconds_per_token=0.01, reply_tokens=20, reply_bytes=60)  # 0.2 s a request
+    srv = FakeServer(record=True, seconds_per_token=0.05, reply_tokens=20, reply_bytes=60)  # 1 s a request
     port = bg.run(srv.start())
     concurrency = 4
     out = tmp_path / "d"
@@ -130,11 +130,12 @@ def test_kill_9_mid_distill_then_resume_pays_only_in_flight_twice(bg, tmp_path):
            "--concurrency", str(concurrency), "--out", str(out)]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     try:
-        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 120
-        while srv.count < 16 and time.monotonic() < deadline:
+        log = (tmp_path / "first-run.log").open("wb")
+        proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 180
+        while srv.count < 12 and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
-        assert srv.count >= 16, "the distill run never got going"
+        assert srv.count >= 12, f"the distill run never got going: {(tmp_path / 'first-run.log').read_text()[-3000:]}"
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         killed_at = srv.count
@@ -165,16 +166,18 @@ def test_difficulty_pass_rate_from_k_graded_samples(server, problems, tmp_path):
 
 
 @pytest.mark.slow
-def test_distill_and_difficulty_against_a_real_llama_server(problems, tmp_path):
+def test_distill_and_difficulty_against_a_real_llama_server(tmp_path):
     from servers.llama import llama_server
 
+    problems = tmp_path / "s"
+    assert main(["synth", "--n", "4", "--seed", "5", "--workers", "1", "--out", str(problems)]) == 0
     with llama_server(tmp_path / "server.log") as url:
         teacher = f"openai-text:smollm2@{url}"
         out = tmp_path / "d"
         assert main(["distill", str(problems), "--teacher", teacher, "--perception", "oracle", "--max-tokens", "24",
                      "--concurrency", "2", "--out", str(out)]) == 0
         samples = list(Dataset(out).iter_samples())
-        assert len(samples) == 12 and all(s.response and s.perception for s in samples)
+        assert len(samples) == 4 and all(s.response and s.perception for s in samples)
         assert Dataset(out).manifest()["stats"]["completion_tokens"] > 0
         scored = tmp_path / "k"
         assert main(["difficulty", str(out), "--student", teacher, "--perception", "oracle", "--k", "2",

@@ -19,6 +19,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from ray_fixtures import bg, cluster, fake, raw_jsonl  # noqa: F401 - pytest fixtures
+
 from finereason.cli import main
 from finereason.io.store import Dataset
 from finereason.pipeline.engines import EngineError, get_engine
@@ -26,6 +28,7 @@ from finereason.pipeline.manifest import RunInfo
 from finereason.pipeline.stage import Task
 
 pytestmark = pytest.mark.slow
+pytest.importorskip("ray", reason="the Ray engine needs ray[data] (pip install 'finereason[ray]')")
 
 #: Manifest keys that must agree between engines (timings and dates may not).
 SAME_KEYS = ("stage", "version", "records_in", "records_out", "rejected", "shards", "settings", "inputs")

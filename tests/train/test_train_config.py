@@ -134,6 +134,18 @@ def test_shipped_recipes_are_listed_and_pipeline_recipes_refused():
         load_config(RECIPE_DIR / "demo.yaml")
 
 
+def test_the_machine_is_checked_before_data_or_weights(monkeypatch):
+    import torch
+
+    from finereason.train.sft import check_environment
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    with pytest.raises(ConfigError) as info:  # the paper's recipe wants DeepSpeed and FlashAttention-2 on GPUs
+        check_environment(load_config("mmfinereason-qwen3vl-2b"))
+    assert info.value.key in ("train.deepspeed", "model.attn_implementation")
+    check_environment(load_config("tiny-cpu-demo"))
+
+
 def test_zero2_config_is_the_shipped_stage_2_settings():
     from finereason.train.config import deepspeed_config
 

@@ -71,7 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("dir", metavar="DIR", help="input dataset folder (from ingest, synth or another stage)")
-    add_run_options(p)
+    add_run_options(p, models=True)
     p.add_argument("--max-side", type=_positive_int, default=2048, metavar="PX",
                    help="shrink images so the longest side is at most PX, keeping aspect (default 2048)")
     p.add_argument("--max-aspect", type=_aspect, default=200.0, metavar="R",

@@ -70,7 +70,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                        help="aggregate generation speed for the --dry-run time estimate (default 2000)")
         p.add_argument("--expected-tokens", type=int, default=EXPECTED_TOKENS[kind],
                        help=f"mean completion tokens for --dry-run (default {EXPECTED_TOKENS[kind]}, the paper's mean)")
-        add_run_options(p)
+        add_run_options(p, models=True)
         p.set_defaults(func=run, kind=kind)
 
 

@@ -182,7 +182,7 @@ class JournalSet:
 
 
 def open_journal(path: str | Path, *, writer: str | None = None, run: str | None = None,
-                 sealer: Callable[[Path, list[Path]], None] | None = None) -> Journal | JournalSet:
+                 sealer: Callable[[Path, list[Path]], list[Path]] | None = None) -> Journal | JournalSet:
     """The journal a client should use for ``path``.
 
     ``writer`` None (a local run): ``path`` itself, plus the files of ``journal.d/`` if there
@@ -190,7 +190,7 @@ def open_journal(path: str | Path, *, writer: str | None = None, run: str | None
     ``path`` and the other files of ``journal.d/`` except those whose name starts with ``run``
     (this run's live writers). The others are sealed before they are read: here, or by
     ``sealer(own_file, others)`` when several processes open sets at once and one process must
-    do it for all.
+    do it for all; it returns the sealed files of this run's writers that were lost, to read too.
     """
     path = Path(path)
     folder = journal_dir(path)
@@ -205,7 +205,7 @@ def open_journal(path: str | Path, *, writer: str | None = None, run: str | None
         others = [p for p in ([path] if path.exists() else []) + existing
                   if p != own_path and not (run and p.name.startswith(run))]
     if sealer is not None:
-        sealer(own_path, others)
+        others += [p for p in sealer(own_path, others) if p not in others]
     else:
         for p in others:
             seal(p)

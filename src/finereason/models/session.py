@@ -29,13 +29,14 @@ class RunShare:
     :mod:`~finereason.models.journal_set`), the files of this ``run`` (other live writers) left
     unread, its ``concurrency_share`` of the requests in flight, so N actors together keep each
     endpoint's limit, and ``sealer``, which seals the files of earlier runs in one process
-    for all of them before any reads them (``sealer(own_file, other_files)``).
+    for all of them before any reads them (``sealer(own_file, other_files)``, returning the
+    files of this run's lost writers, sealed, to read as well).
     """
 
     writer: str | None = None
     run: str | None = None
     concurrency_share: float = 1.0
-    sealer: Callable[[Path, list[Path]], None] | None = None
+    sealer: Callable[[Path, list[Path]], list[Path]] | None = None
 
 
 _share = RunShare()

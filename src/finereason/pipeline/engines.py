@@ -76,13 +76,15 @@ class LocalEngine:
         return local.map_jobs(fn, jobs, workers=self.workers, description=description, total=total, already=already)
 
 
-def get_engine(name: str = "local", address: str | None = None, workers: int | None = None) -> Engine:
+def get_engine(name: str = "local", address: str | None = None, workers: int | None = None, *,
+               gpus_per_actor: float = 0.0) -> Engine:
     """The engine called ``name``.
 
     ``local``: ``workers`` processes (default: all cores). ``ray``: the cluster at ``address``
     (``HOST:PORT`` of its head, ``auto`` for the one this machine belongs to; default
     ``$RAY_ADDRESS``, else a Ray instance started here with ``workers`` CPUs). The Ray engine
-    connects on first use, so choosing it costs nothing until a stage runs.
+    connects on first use, so choosing it costs nothing until a stage runs. ``gpus_per_actor``:
+    GPUs each model-stage client actor reserves (0: one actor per node, for endpoints).
     """
     if name == "local":
         if address:
@@ -91,11 +93,12 @@ def get_engine(name: str = "local", address: str | None = None, workers: int | N
     if name == "ray":
         from finereason.pipeline.ray_engine import RayEngine
 
-        return RayEngine(address=address or os.environ.get("RAY_ADDRESS") or None, workers=workers)
+        return RayEngine(address=address or os.environ.get("RAY_ADDRESS") or None, workers=workers,
+                         gpus_per_actor=gpus_per_actor)
     raise EngineError(f"unknown engine {name!r}; one of {', '.join(ENGINES)}")
 
 
 def engine_from_args(args: argparse.Namespace) -> Engine:
-    """The engine a command's ``--engine``/``--address``/``--workers`` flags ask for."""
+    """The engine a command's ``--engine``/``--address``/``--workers``/``--gpus-per-actor`` flags ask for."""
     return get_engine(getattr(args, "engine", "local") or "local", getattr(args, "address", None),
-                      getattr(args, "workers", None))
+                      getattr(args, "workers", None), gpus_per_actor=getattr(args, "gpus_per_actor", 0.0) or 0.0)

@@ -6,9 +6,9 @@ import argparse
 import os
 
 
-def add_run_options(p: argparse.ArgumentParser, *, shard_size: bool = False) -> None:
+def add_run_options(p: argparse.ArgumentParser, *, shard_size: bool = False, models: bool = False) -> None:
     """``--out``, ``--workers``, ``--overwrite``, ``--engine``, ``--address`` (and ``--shard-size``
-    for commands that make shards)."""
+    for commands that make shards, ``--gpus-per-actor`` for commands that call models)."""
     p.add_argument("--out", required=True, metavar="DIR", help="output dataset folder (rerun the same command to resume)")
     p.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, metavar="N",
@@ -26,6 +26,12 @@ def add_run_options(p: argparse.ArgumentParser, *, shard_size: bool = False) -> 
         help="with --engine ray: the Ray head to join (GCS port, e.g. 10.0.0.1:6379; 'auto' = the cluster "
              "this machine is in; default $RAY_ADDRESS, else a Ray instance started here)",
     )
+    if models:
+        p.add_argument(
+            "--gpus-per-actor", type=float, default=0.0, metavar="G",
+            help="with --engine ray: GPUs each model client actor reserves; 1 runs one in-process model (vllm:, "
+                 "hf:) per GPU, as many actors as the cluster has GPUs (default 0: one actor per node, for endpoints)",
+        )
     if shard_size:
         p.add_argument("--shard-size", type=int, default=500, metavar="N", help="samples per output shard (default 500)")
 

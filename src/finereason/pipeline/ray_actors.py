@@ -51,19 +51,24 @@ class Sealer:
 
     def __init__(self) -> None:
         self.files: dict[str, list[str]] = {}
+        self.lost: list[str] = []  # sealed files of this run's lost writers
 
-    def seal(self, writer: str, own: str, others: list[str]) -> None:
+    def seal(self, writer: str, own: str, others: list[str]) -> list[str]:
+        """Seal ``others`` before ``writer`` reads them; returns the lost writers' files to read too."""
         self.files.setdefault(writer, [])
         if own not in self.files[writer]:
             self.files[writer].append(own)
         for p in others:
             seal(p)
+        return [p for p in self.lost if p not in others]
 
     def seal_writer(self, writer: str) -> list[str]:
         """Seal the files of a writer that is gone; returns them for the survivors to adopt."""
         paths = [p for p in self.files.get(writer, []) if os.path.exists(p)]
         for p in paths:
             seal(p)
+            if p not in self.lost:
+                self.lost.append(p)
         return paths
 
 
@@ -74,10 +79,10 @@ class _RemoteSealer:
         self.handle = handle
         self.writer = writer
 
-    def __call__(self, own: Path, others: list[Path]) -> None:
+    def __call__(self, own: Path, others: list[Path]) -> list[Path]:
         import ray
 
-        ray.get(self.handle.seal.remote(self.writer, str(own), [str(p) for p in others]))
+        return [Path(p) for p in ray.get(self.handle.seal.remote(self.writer, str(own), [str(p) for p in others]))]
 
 
 class StageActor:
@@ -86,12 +91,19 @@ class StageActor:
     def __init__(self, payload: tuple[Any, Any, Any], share: session.RunShare) -> None:
         session.share_run(share)
         self.stage, self._start, self._status = payload
-        if self._start is not None:
-            self._start()
+        self._failed: Exception | None = None
+        try:
+            if self._start is not None:
+                self._start()
+        except Exception as e:  # raised again by ready(), where the driver gets it as itself
+            self._failed = e
 
     def ready(self) -> str:
+        """This actor's node id once ``start`` has run; ``start``'s error if it failed."""
         import ray
 
+        if self._failed is not None:
+            raise self._failed
         return ray.get_runtime_context().get_node_id()
 
     async def run_shard(self, task: Task, out_root: str) -> ShardCounts:
@@ -253,10 +265,12 @@ class ActorPool:
             try:
                 actor.node = (await actor.ready)[:8]
             except rex.RayActorError as e:
-                if "creation task" in str(e):  # the stage's start hook failed: it cannot serve
+                if getattr(e, "actor_init_failed", False):  # it could not even unpack the stage
                     raise explain(e) from e
                 await self._lost(actor, e)
                 return
+            except rex.RayError as e:  # the stage's start hook failed: the model cannot serve
+                raise explain(e) from e
             await asyncio.gather(*(lane(actor) for _ in range(self.per_actor)))
 
         drivers: dict[int, asyncio.Task[None]] = {}

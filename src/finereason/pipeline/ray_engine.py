@@ -70,6 +70,19 @@ def explain(err: BaseException) -> BaseException:
     return err
 
 
+def _same_address(a: str, b: str) -> bool:
+    """Do two HOST:PORT name the same head? Ray reports the node's IP where a user may write
+    127.0.0.1 or a host name, so a loopback or unresolvable host matches on the port alone."""
+    (ha, _, pa), (hb, _, pb) = a.rpartition(":"), b.rpartition(":")
+    if pa != pb:
+        return False
+    try:
+        ia, ib = socket.gethostbyname(ha.strip("[]")), socket.gethostbyname(hb.strip("[]"))
+    except OSError:
+        return True
+    return ia == ib or ia.startswith("127.") or ib.startswith("127.")
+
+
 def _call(fn: Callable[[J], R], job: J) -> R:
     return fn(job)
 
@@ -112,6 +125,10 @@ class RayEngine:
         except ImportError as e:
             raise EngineError(f"--engine ray needs Ray ({e}): pip install 'finereason[ray]', on every node") from e
         if ray.is_initialized():
+            joined = ray.get_runtime_context().gcs_address
+            if self.address not in (None, "auto", "local") and not _same_address(self.address, joined):
+                raise EngineError(f"this process already runs on the Ray cluster at {joined}; "
+                                  f"one cluster per process (asked for {self.address})")
             return ray
         where = self.address or "a new local Ray instance"
         if self.address and self.address not in ("auto", "local"):

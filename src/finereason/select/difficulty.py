@@ -132,7 +132,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--concurrency", type=int, default=None, help="requests in flight")
     p.add_argument("--prompt", default="student", metavar="NAME|FILE", help="student prompt (default 'student')")
     p.add_argument("--journal", metavar="FILE", help="request journal (default OUT/journal.sqlite)")
-    add_run_options(p)
+    add_run_options(p, models=True)
     p.set_defaults(func=run)
 
 

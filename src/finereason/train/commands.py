@@ -70,6 +70,10 @@ examples:
   finereason ingest llava.json --format llava --image-root coco/ --out runs/llava
   finereason vet build runs/llava --teacher openai:Qwen/Qwen3-VL-8B-Instruct@http://gpu1:8000/v1 --out runs/vet
   finereason export runs/vet --format trl --out exports/vet-trl
+  finereason train sft tiny-cpu-demo --set model.name_or_path=runs/demo-vlm \
+      --set data.train=exports/vet-trl --set output.dir=runs/extractor
+  finereason eval --benchmark mmstar --data MMStar/ --out runs/et --mode extract-think \
+      --perception hf:runs/extractor/final --reasoning hf:Qwen/Qwen3-1.7B
 """
 
 
@@ -95,7 +99,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     ec.add_argument("--gpus", type=int, default=1, metavar="N",
                     help="GPUs the run will use; gradient accumulation = global batch / (per-device batch × N)")
     ec.add_argument("--swift-version", type=int, choices=[3, 4], default=4,
-                    help="ms-swift major version (3 calls --tuner_type --train_type; default 4)")
+                    help="ms-swift major version: 4 (default) writes --tuner_type, 3 writes its old name --train_type")
     _add_set(ec)
     ec.set_defaults(func=run_export_config_command)
 
@@ -122,44 +126,32 @@ def _add_set(p: argparse.ArgumentParser) -> None:
                    help="override a recipe value (YAML syntax), e.g. --set data.max_length=8192; repeatable")
 
 
-def _fail(command: str, error: Exception) -> int:
-    print(f"finereason {command}: error: {error}", file=sys.stderr)
-    return 2
-
-
 def run_sft_command(args: argparse.Namespace) -> int:
-    from finereason.train.config import ConfigError, load_config
-    from finereason.train.data import DataError
-    from finereason.train.families import FamilyError
-    from finereason.train.sft import PreflightFailed, prepare, resume_point, run_sft
+    """Errors a user can fix (recipe, data, preflight) are ``UserError``s: one line from the CLI."""
+    from finereason.train.config import load_config
+    from finereason.train.sft import check_environment, prepare, resume_point, run_sft
 
-    try:
-        config = load_config(args.config, args.overrides)
-        if args.check:
-            resume_point(config)
-            prepare(config)
-            print(f"train sft: {args.config} is valid and every sample passed the preflight")
-            return 0
-        summary = run_sft(config)
-    except (ConfigError, DataError, FamilyError, PreflightFailed) as e:
-        return _fail("train sft", e)
+    config = load_config(args.config, args.overrides)
+    if args.check:
+        resume_point(config)
+        check_environment(config)
+        prepare(config)
+        print(f"train sft: {args.config} is valid and every sample passed the preflight")
+        return 0
+    summary = run_sft(config)
     print(f"train sft: {summary['global_step']} steps; model in {summary['final']} (load it as hf:{summary['final']})")
     return 0
 
 
 def run_export_config_command(args: argparse.Namespace) -> int:
-    from finereason.train.config import ConfigError, load_config
-    from finereason.train.external import ExternalConfigError, write_llamafactory, write_swift
+    from finereason.train.config import load_config
+    from finereason.train.external import write_llamafactory, write_swift
 
-    try:
-        config = load_config(args.config, args.overrides)
-        if args.to == "llamafactory":
-            written = write_llamafactory(config, Path(args.dataset), Path(args.out), gpus=args.gpus)
-        else:
-            written = write_swift(config, Path(args.dataset), Path(args.out), gpus=args.gpus,
-                                  major=args.swift_version)
-    except (ConfigError, ExternalConfigError) as e:
-        return _fail("train export-config", e)
+    config = load_config(args.config, args.overrides)
+    if args.to == "llamafactory":
+        written = write_llamafactory(config, Path(args.dataset), Path(args.out), gpus=args.gpus)
+    else:
+        written = write_swift(config, Path(args.dataset), Path(args.out), gpus=args.gpus, major=args.swift_version)
     for path in written:
         print(f"wrote {path}")
     return 0
@@ -169,8 +161,9 @@ def run_vet_command(args: argparse.Namespace) -> int:
     """Load the models (refusing a text-only describer before any request), then run the stage resumably."""
     import asyncio
 
+    from finereason.errors import UserError
     from finereason.io.store import Dataset, DatasetError
-    from finereason.models import Journal, ModelClient, ModelError, SpecError, load_model, parse_spec
+    from finereason.models import Journal, ModelClient, ModelError, load_model, parse_spec
     from finereason.pipeline.engine import prepare_output, run_async_stage
     from finereason.pipeline.manifest import RunInfo
     from finereason.pipeline.options import print_summary
@@ -181,19 +174,19 @@ def run_vet_command(args: argparse.Namespace) -> int:
     if not paths:
         raise DatasetError(f"{args.dir}: no shards in data/ (nothing to build from)")
     describer_spec = args.describer or args.teacher
+    settings = VetSettings(parse_spec(args.teacher).model_id, parse_spec(describer_spec).model_id,
+                           args.max_tokens, args.temperature)
     try:
-        settings = VetSettings(parse_spec(args.teacher).model_id, parse_spec(describer_spec).model_id,
-                               args.max_tokens, args.temperature)
         teacher = load_model(args.teacher)
         describer = teacher if describer_spec == args.teacher else load_model(describer_spec)
-    except (SpecError, ModelError, ImportError, OSError, RuntimeError) as e:
-        return _fail("vet build", e)
+    except (ModelError, ImportError, OSError) as e:
+        raise UserError(f"vet build: cannot load a model ({e})") from e
     if not describer.accepts_images:
         flag = "--describer" if args.describer else "--teacher"
-        asyncio.run(teacher.aclose())
-        return _fail("vet build", ValueError(
-            f"{describer_spec} is a text-only model, but step 2 (the description) needs to see the image; pass an "
-            f"image-capable model as {flag}" + ("" if args.describer else " or add --describer SPEC")))
+        asyncio.run(_close([teacher] if describer is teacher else [teacher, describer]))
+        raise UserError(f"vet build: {describer_spec} is a text-only model, but step 2 (the description) needs to "
+                        f"see the image; pass an image-capable model as {flag}"
+                        + ("" if args.describer else " or add --describer SPEC"))
     teacher_client = ModelClient(teacher, concurrency=args.concurrency)
     describer_client = teacher_client if describer is teacher else ModelClient(describer, concurrency=args.concurrency)
     stage = VetStage(teacher_client, describer_client, settings)

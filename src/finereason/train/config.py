@@ -25,12 +25,13 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from finereason.errors import UserError
 from finereason.train.families import FAMILIES, Family, FamilyError, detect_family, get_family
 
 RECIPE_DIR = Path(__file__).resolve().parent.parent / "recipes"
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError):
     """A recipe that is invalid; ``key`` is the dotted path of the offending setting."""
 
     def __init__(self, key: str, message: str) -> None:

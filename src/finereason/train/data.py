@@ -25,12 +25,13 @@ from typing import Any
 import pyarrow.parquet as pq
 from PIL import Image as PILImage
 
+from finereason.errors import UserError
 from finereason.io.images import ImageDecodeError, decode, to_rgb
 
 TRL_COLUMNS = ("messages", "images")
 
 
-class DataError(ValueError):
+class DataError(UserError):
     """An export folder that cannot be trained on as a whole (wrong format, no files)."""
 
 

@@ -36,6 +36,7 @@ from typing import Any
 
 import yaml
 
+from finereason.errors import UserError
 from finereason.io.store import atomic_write_json
 from finereason.train.config import TrainConfig, deepspeed_config
 
@@ -43,7 +44,7 @@ DEEPSPEED_JSON = "deepspeed-zero2.json"
 _FLASH = {"flash_attention_2": "fa2", "sdpa": "sdpa", "eager": "disabled"}
 
 
-class ExternalConfigError(ValueError):
+class ExternalConfigError(UserError):
     """An export or recipe that the target trainer cannot run as asked."""
 
 

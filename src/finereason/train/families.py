@@ -37,10 +37,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from finereason.errors import UserError
+
 GROUPS = ("vision_tower", "projector", "language_model")
 
 
-class FamilyError(ValueError):
+class FamilyError(UserError):
     """A model whose family cannot be told, or whose parts cannot be found."""
 
 

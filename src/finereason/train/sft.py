@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from finereason.errors import UserError
 from finereason.io.store import atomic_write_json
 from finereason.pipeline.progress import say
 from finereason.train.config import ConfigError, TrainConfig, deepspeed_config, gradient_accumulation
@@ -41,7 +42,7 @@ from finereason.train.packing import fill_ratio, pack, single_rows
 from finereason.train.preflight import EncoderSpec, PreflightResult, run_preflight, write_report
 
 
-class PreflightFailed(ValueError):
+class PreflightFailed(UserError):
     """Samples that cannot be trained on, with ``data.on_bad_sample: fail``."""
 
 
@@ -333,15 +334,27 @@ def run_eval(config: TrainConfig, model_dir: Path) -> dict[str, Any]:
     return result
 
 
+def check_environment(config: TrainConfig) -> None:
+    """What the recipe needs from this machine (packages, a GPU), before any data or weight is read."""
+    import importlib.util
+
+    import torch
+
+    if config.train.deepspeed:
+        if importlib.util.find_spec("deepspeed") is None:
+            raise ConfigError("train.deepspeed", "DeepSpeed is not installed (pip install deepspeed)")
+        if not torch.cuda.is_available():
+            raise ConfigError("train.deepspeed", "DeepSpeed needs CUDA GPUs; unset it to train on this machine")
+    if config.model.attn_implementation == "flash_attention_2" and importlib.util.find_spec("flash_attn") is None:
+        raise ConfigError("model.attn_implementation", "flash_attention_2 needs the flash-attn package (and a GPU); "
+                                                       "use sdpa here")
+
+
 def run_sft(config: TrainConfig, *, callbacks: list[Any] | None = None) -> dict[str, Any]:
     """Train per ``config``; returns (and writes) the run summary."""
     started = time.time()
     resume = resume_point(config)
-    if config.train.deepspeed:
-        try:
-            import deepspeed  # noqa: F401
-        except ImportError as e:
-            raise ConfigError("train.deepspeed", f"DeepSpeed is not installed ({e}); pip install deepspeed") from None
+    check_environment(config)
     prepared = prepare(config)
     model, trainable = load_model(config, prepared)
     say(f"train: {config.model.name_or_path} ({prepared.family.name}), frozen: "

@@ -234,12 +234,16 @@ class VetStage:
             raise GroupRejected("truncated", f"the {what} reply hit the {max_tokens}-token budget")
         return completion.text
 
-    async def _contents(self, question: str) -> str:
+    async def _contents(self, question: str, budget: int, counts: Counter[str]) -> str:
         prompt = self.prompts["contents_to_observe"].render(question=question)
         try:
-            return parse_contents(await self._ask(self.teacher, [{"role": "user", "content": prompt}], 128, "contents"))
+            phrase = parse_contents(await self._ask(self.teacher, [{"role": "user", "content": prompt}], budget,
+                                                    "contents"))
         except GroupRejected:
-            return ""  # one phrase missing narrows the instruction; the record is still valid
+            phrase = ""  # one phrase missing narrows the instruction; the record is still valid
+        if not phrase:
+            counts["contents_missing"] += 1
+        return phrase
 
     async def one(self, group: VetGroup, counts: Counter[str]) -> Sample:
         samples = [s for s in group.samples if (s.answer or "").strip()]
@@ -251,7 +255,8 @@ class VetStage:
         half = max(64, self.settings_.max_tokens // 2)
         statements_task = self._ask(self.teacher, [{"role": "user", "content": self.prompts["vet_statements"]
                                     .render(qa_pairs=qa)}], half, "statements")
-        statements, *phrases = await asyncio.gather(statements_task, *(self._contents(q) for q in questions))
+        statements, *phrases = await asyncio.gather(statements_task,
+                                                    *(self._contents(q, half, counts) for q in questions))
         lines = parse_statements(statements)
         if not lines:
             raise GroupRejected("no_statements", "the teacher wrote no statement")

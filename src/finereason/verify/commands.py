@@ -38,7 +38,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--language", default="en", help="expected response language, or 'none' (default en)")
     p.add_argument("--no-think-required", action="store_true", help="do not require a <think> block")
     p.add_argument("--timeout", type=float, default=5.0, help="math-verify wall-clock limit per pair (s)")
-    add_run_options(p)
+    add_run_options(p, models=True)
     p.set_defaults(func=run)
 
 

@@ -2,6 +2,8 @@
 
 The cluster is started once per module (a head and a second node, one CPU each, in their own
 process groups, ports and temp dir) and killed at the end; the test process is its driver.
+Imported by the test modules (not a conftest.py: several test folders' ``conftest`` modules
+would shadow each other when pytest is given more than one folder).
 """
 
 from __future__ import annotations
@@ -18,8 +20,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: servers,
 from ray_cluster import CLUSTER_ENV, LocalCluster
 from servers.fake_openai import FakeServer
 from servers.harness import BackgroundLoop
-
-pytest.importorskip("ray", reason="the Ray engine needs ray[data] (pip install 'finereason[ray]')")
 
 
 @pytest.fixture(scope="module")
