@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -49,15 +48,36 @@ def build_corpus(root: Path, size: int, pool: list) -> Path:
     return out
 
 
+def _tree_rss_mib(root: int) -> float:
+    """Resident memory of ``root`` and all its descendants now (Linux /proc)."""
+    parents, rss = {}, {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        pid = int(stat.parent.name)
+        parents[pid], rss[pid] = int(fields[1]), int(fields[21]) * os.sysconf("SC_PAGE_SIZE")
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo += [c for c, p in parents.items() if p == pid]
+    return total / 2**20
+
+
 def run_stage(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds, and peak RSS (MiB) of the largest process the command started."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    """Wall seconds, and the peak resident memory (MiB) of the command's whole process tree."""
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "finereason.cli", *argv], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    wall = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return wall, max(peak, before) / 1024
+    proc = subprocess.Popen([sys.executable, "-m", "finereason.cli", *argv],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    peak = 0.0
+    while proc.poll() is None:
+        peak = max(peak, _tree_rss_mib(proc.pid))
+        time.sleep(0.2)
+    if proc.returncode:
+        raise SystemExit(f"{' '.join(argv)} failed with {proc.returncode}")
+    return time.perf_counter() - t0, peak
 
 
 def primitives(pool: list) -> dict[str, float]:
@@ -119,7 +139,7 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     table = Table(title=f"stage 1 on synthetic problems ({args.workers} workers, {os.cpu_count()} cores)")
-    for col in ("samples", "stage", "seconds", "samples/s", "samples/s/core", "peak RSS MiB"):
+    for col in ("samples", "stage", "seconds", "samples/s", "samples/s/core", "peak RSS MiB (all processes)"):
         table.add_column(col, justify="right")
     for size, stage, wall, rate, per_core, peak in rows:
         table.add_row(str(size), stage, f"{wall:.1f}", f"{rate:.0f}", f"{per_core:.0f}",

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from finereason.clean.options import letter_for_text
 from finereason.clean.text import normalize_whitespace
+from finereason.verify.normalize import matching_brace
 
 ANSWER_TYPES = ("choice", "integer", "number", "expression", "yes_no", "text")
 
@@ -51,25 +52,6 @@ _STRAY_TAG_RE = re.compile(
     r"<[\\/]?(?:answer|conclusion|final_answer|reasoning|think|summary|caption|solution)>", re.IGNORECASE
 )
 _LONG = 200  # characters; a one-line answer longer than this is a solution, not an answer
-
-
-def matching_brace(text: str, open_pos: int) -> int:
-    """Index of the ``}`` closing the ``{`` at ``open_pos`` (``\\{`` does not count), or -1."""
-    depth = 0
-    i = open_pos
-    while i < len(text):
-        ch = text[i]
-        if ch == "\\":
-            i += 2
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
 
 
 def last_boxed(text: str) -> str | None:
