@@ -138,7 +138,8 @@ class JournalSet:
         with self._lock:
             for _, conn in self._sealed:
                 rows += [Failure(*r) for r in conn.execute(
-                    "SELECT key, model, reason, detail, failures FROM requests WHERE status = 'failed' ORDER BY updated")]
+                    "SELECT key, model, reason, detail, failures FROM requests WHERE status = 'failed' "
+                    "ORDER BY updated")]
         seen: set[str] = set()
         out = []
         for f in rows:
