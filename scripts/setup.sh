@@ -23,6 +23,8 @@ if ! command -v tesseract >/dev/null 2>&1; then
   fi
 fi
 if [ "$want" = test ]; then
+  # A real OpenAI-compatible server for the tests, and Ray for the local-cluster tests.
   CMAKE_BUILD_PARALLEL_LEVEL=2 pip install "llama-cpp-python[server]==0.3.36"
+  pip install -e ".[ray]"
 fi
 touch "$stamp"

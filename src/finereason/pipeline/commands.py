@@ -54,12 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     d.set_defaults(func=demo_cmd)
 
 
-def _stage_argv(recipe: Recipe, name: str, options: dict[str, Any] | None, src: str, out: str,
-                accepts: set[str]) -> list[str]:
-    argv = [name, src, *options_to_argv(options)]
-    if name == "report":
-        return argv
-    argv += ["--out", out]
+def _engine_argv(recipe: Recipe, accepts: set[str]) -> list[str]:
+    """``--workers``/``--engine``/``--address`` from the recipe, for commands that take them."""
+    argv: list[str] = []
     if recipe.workers and "--workers" in accepts:
         argv += ["--workers", str(recipe.workers)]
     if "--engine" in accepts:
@@ -67,6 +64,14 @@ def _stage_argv(recipe: Recipe, name: str, options: dict[str, Any] | None, src: 
         if recipe.address:
             argv += ["--address", recipe.address]
     return argv
+
+
+def _stage_argv(recipe: Recipe, name: str, options: dict[str, Any] | None, src: str, out: str,
+                accepts: set[str]) -> list[str]:
+    argv = [name, src, *options_to_argv(options)]
+    if name == "report":
+        return argv
+    return argv + ["--out", out] + _engine_argv(recipe, accepts)
 
 
 def _source_argv(recipe: Recipe, out: str) -> tuple[str, list[str]]:
@@ -115,6 +120,7 @@ def run_recipe(recipe: Recipe, where: str) -> dict[str, Any]:
         atomic_write_json(run_file, manifest)
 
     name, argv = _source_argv(recipe, str(root / f"00-{'synth' if recipe.source.synth else 'ingest'}"))
+    argv += _engine_argv(recipe, {s for a in _parser_for(parser, name)._actions for s in a.option_strings})
     current = argv[argv.index("--out") + 1]
     step(name, argv, current)
     for i, entry in enumerate(recipe.stages, start=1):

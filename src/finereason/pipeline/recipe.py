@@ -17,7 +17,7 @@ from typing import Any, Literal
 import yaml
 
 from finereason.errors import UserError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 #: Stages a recipe may list, in pipeline order; each is a ``finereason`` command over DIR.
 STAGES = ("clean", "dedup", "caption", "distill", "verify", "difficulty", "select", "export", "report")
@@ -66,15 +66,16 @@ class Recipe(BaseModel):
     source: Source
     stages: list[dict[str, dict[str, Any] | None]] = Field(min_length=1)
 
-    @model_validator(mode="after")
-    def known_stages(self) -> Recipe:
-        for i, entry in enumerate(self.stages):
+    @field_validator("stages")
+    @classmethod
+    def known_stages(cls, stages: list[dict[str, dict[str, Any] | None]]) -> list[dict[str, dict[str, Any] | None]]:
+        for i, entry in enumerate(stages):
             if len(entry) != 1:
                 raise ValueError(f"stages[{i}] must be one mapping 'stage: {{options}}', got keys {sorted(entry)}")
             (name,) = entry
             if name not in STAGES:
                 raise ValueError(f"stages[{i}]: unknown stage {name!r}; known: {', '.join(STAGES)}")
-        return self
+        return stages
 
 
 def load_recipe(path: str | Path) -> Recipe:
