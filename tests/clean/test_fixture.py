@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from conftest import FIXTURE_DIR
+from fixture_dir import FIXTURE_DIR
 
 from finereason.clean.stage import CleanStage
 from finereason.io.images import decode

@@ -22,7 +22,7 @@ from finereason.io.images import make_image
 from finereason.io.store import Dataset, ShardCounts, atomic_write_json
 from finereason.schema import Image, Sample, stable_id
 
-from fixture_dir import FIXTURE_DIR
+from fixture_dir import FIXTURE_DIR, read_release_records
 DOMAINS = {
     "Euclid30K": "Math", "MMR1": "Math", "WeMath2-Standard": "Math", "FineVision-scienceqa": "Science",
     "GameQA-140K": "Puzzle", "FineVision-raven": "Puzzle", "LLaVA-CoT": "General",
@@ -31,10 +31,7 @@ DOMAINS = {
 
 @pytest.fixture(scope="module")
 def records() -> list[dict]:
-    path = FIXTURE_DIR / "records.jsonl"
-    if not path.exists():
-        pytest.skip(f"real-data fixture not found at {path}")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_release_records()
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pytest
-from ingest_helpers import FIXTURE, Run
+from fixture_dir import read_release_records
+from ingest_helpers import Run
 
 from finereason.cli import main
 
@@ -28,6 +28,4 @@ def ingest_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
 
 @pytest.fixture(scope="session")
 def release_records() -> list[dict[str, Any]]:
-    if not (FIXTURE / "records.jsonl").exists():
-        pytest.skip(f"real-data fixture not found at {FIXTURE}")
-    return [json.loads(line) for line in (FIXTURE / "records.jsonl").read_text().splitlines() if line.strip()]
+    return read_release_records()

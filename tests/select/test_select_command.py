@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from finereason.io.images import make_image
 from finereason.io.store import Dataset, ShardCounts, atomic_write_json
 from finereason.schema import Sample, stable_id
 
-from fixture_dir import FIXTURE_DIR
+from fixture_dir import FIXTURE_DIR, read_release_records
 
 #: Domains of the fixture's subsets, from the paper's Table 5.
 DOMAINS = {
@@ -26,10 +25,7 @@ DOMAINS = {
 
 @pytest.fixture(scope="module")
 def records() -> list[dict]:
-    path = FIXTURE_DIR / "records.jsonl"
-    if not path.exists():
-        pytest.skip(f"real-data fixture not found at {path}")
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    return read_release_records()
 
 
 def record_to_sample(r: dict) -> Sample:

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Iterator
 
 import pytest
 
 from finereason.verify import Verifier
 
-from fixture_dir import FIXTURE_DIR
-
-FIXTURE = FIXTURE_DIR / "records.jsonl"
+from fixture_dir import read_release_records
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +19,4 @@ def verifier() -> Iterator[Verifier]:
 
 @pytest.fixture(scope="session")
 def records() -> list[dict]:
-    if not FIXTURE.exists():
-        pytest.skip(f"real-data fixture not found at {FIXTURE}")
-    return [json.loads(line) for line in FIXTURE.read_text().splitlines() if line.strip()]
+    return read_release_records()
