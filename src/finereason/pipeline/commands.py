@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             "SmolLM2-135M-Instruct (slow and weak, but real), verify, score difficulty with k samples,\n"
             "select, export for LLaMA-Factory and TRL, and write the HTML report. SmolLM2 is text-only:\n"
             "it sees each image through the generator's scene text (labelled oracle perception) or,\n"
-            "with --perception builtin:ocr, through Tesseract. About 10 minutes on 2 cores.\n\n"
+            "with --perception builtin:ocr, through Tesseract. About 5 minutes on 2 cores (16 problems).\n\n"
             "example: finereason demo --out runs/demo"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
