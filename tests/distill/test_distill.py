@@ -184,3 +184,50 @@ def test_distill_and_difficulty_against_a_real_llama_server(tmp_path):
                      "--max-tokens", "16", "--concurrency", "2", "--out", str(scored)]) == 0
         for s in Dataset(scored).iter_samples():
             assert s.pass_rate in (0.0, 0.5, 1.0) and len(s.meta_get("student_responses")) == 2
+
+
+@pytest.mark.slow  # the random VLM writes 1,024-token descriptions: ~30 s
+def test_vlm_perceiver_requests_are_journaled(server, problems, tmp_path):
+    """A VLM perceiver's descriptions go to the stage's journal: a rerun neither re-describes nor re-asks."""
+    import asyncio
+    import sqlite3
+
+    from finereason.distill.messages import open_seeing
+    from finereason.models.tinyvlm import build_tiny_vlm
+
+    srv, url = server
+    vlm = build_tiny_vlm("idefics3", tmp_path / "vlm")
+    out = tmp_path / "d"
+    args = ["distill", str(problems), "--teacher", f"openai-text:fake-model@{url}", "--perception", f"hf:{vlm}",
+            "--max-tokens", "20", "--workers", "1"]
+    assert main([*args, "--out", str(out)]) == 0
+    samples = list(Dataset(out).iter_samples())
+    assert len(samples) == 12 and all(s.perception.startswith(f"[Image 1, seen by hf:{vlm}]") for s in samples)
+    with sqlite3.connect(out / "journal.sqlite") as db:
+        by_model = dict(db.execute("SELECT model, COUNT(*) FROM requests GROUP BY model").fetchall())
+    images = {hashlib.sha256(im.bytes).hexdigest() for s in samples for im in s.images}
+    assert by_model == {"openai:fake-model": 12, f"hf:{vlm}": len(images)}
+
+    sent = srv.count
+    assert main([*args, "--out", str(tmp_path / "again"), "--journal", str(out / "journal.sqlite")]) == 0
+    assert srv.count == sent  # the teacher's prompts (which embed the descriptions) were all answered before
+
+    async def describe_again() -> tuple[int, int, int]:  # in a new client, as a resumed run has
+        seeing = open_seeing(f"hf:{vlm}", str(out / "journal.sqlite"))
+        try:
+            for s in samples:
+                await seeing.messages(_TextOnly(), s, "q")
+            u = seeing.client.get().usage
+            return u.requests, u.cached, u.completion_tokens
+        finally:
+            await seeing.aclose()
+
+    requests, cached, generated = asyncio.run(describe_again())
+    assert requests == cached == sum(len(s.images) for s in samples) and generated == 0
+
+
+class _TextOnly:
+    """Stands for a text-only reasoner: all :class:`Seeing` asks of a model is whether it sees images."""
+
+    spec = "text-only"
+    accepts_images = False

@@ -9,11 +9,14 @@ into the prompt and into ``sample.perception`` so every output says how its mode
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from finereason.models.perceiver import Perception, Perceiver, replace_images
 from finereason.models.types import Message, Model
 from finereason.schema import Sample
+
+if TYPE_CHECKING:
+    from finereason.models.session import LazyClient
 
 #: ``--perception oracle``: use the synthetic generator's scene text instead of a model.
 ORACLE = "oracle"
@@ -54,6 +57,11 @@ class Seeing:
 
     perception: str | None  # the spec, for manifests
     perceiver: Perceiver | None = None
+    client: LazyClient | None = None  # a VLM perceiver's journaled client, closed by :meth:`aclose`
+
+    async def aclose(self) -> None:
+        if self.client is not None:
+            await self.client.aclose()
 
     async def messages(self, model: Model, s: Sample, prompt_text: str) -> tuple[list[Message], str | None]:
         """Messages for ``model`` and the perception text to store (None when it saw the pixels)."""
@@ -71,10 +79,22 @@ def describe_perceptions(perceptions: list[Perception]) -> str:
     return "\n\n".join(f"[Image {p.image_index}, seen by {p.perceiver}]\n{p.text}" for p in perceptions)
 
 
-def load_perceiver(spec: str | None) -> Perceiver | None:
-    """``builtin:ocr`` or ``ocr`` → Tesseract; ``oracle`` → none (handled per sample); else a VLM spec."""
-    if spec is None or spec == ORACLE:
-        return None
-    from finereason.models.perceiver import load
+def open_seeing(spec: str | None, journal_path: str | None = None, concurrency: int | None = None,
+                retries: int = 5) -> Seeing:
+    """``builtin:ocr`` or ``ocr`` → Tesseract; ``oracle`` or none → no perceiver; else a VLM spec.
 
-    return load(spec if spec.startswith("perceiver:") else f"perceiver:{spec}")
+    A VLM perceiver's requests go through a client on the stage's journal (keyed by its own
+    model id), so a resumed run pays neither for descriptions nor for answers made before.
+    """
+    if spec is None or spec == ORACLE:
+        return Seeing(spec)
+    inner = spec.removeprefix("perceiver:")
+    if inner in ("ocr", "builtin:ocr"):
+        from finereason.models.perceiver import OCRPerceiver
+
+        return Seeing(spec, OCRPerceiver())
+    from finereason.models.perceiver import VLMPerceiver
+    from finereason.models.session import LazyClient
+
+    client = LazyClient(inner, journal_path, concurrency, retries)
+    return Seeing(spec, VLMPerceiver(client.get()), client)

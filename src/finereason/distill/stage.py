@@ -13,7 +13,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from finereason.distill.messages import MissingScene, Seeing, load_perceiver, question_text
+from finereason.distill.messages import MissingScene, Seeing, open_seeing, question_text
 from finereason.errors import UserError
 from finereason.models.session import LazyClient
 from finereason.models.spec import parse_spec
@@ -61,7 +61,7 @@ class TeacherStage:
         if self._client is None:
             self._started = time.monotonic()
             self._client = LazyClient(self.teacher, self.journal_path, self.concurrency, self.retries)
-            self._seeing = Seeing(self.perception, load_perceiver(self.perception))
+            self._seeing = open_seeing(self.perception, self.journal_path, self.concurrency, self.retries)
             model = self._client.get().model
             if not model.accepts_images and self.perception is None:
                 raise UserError(
@@ -120,6 +120,8 @@ class TeacherStage:
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
+        if self._seeing is not None:
+            await self._seeing.aclose()
 
 
 def default_prompt(kind: str) -> str:

@@ -15,6 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from finereason.models.client import ModelClient
 from finereason.models.types import Message, Model, ModelError, SamplingParams
 
 OCR_HEADER = "Text read from the image (OCR):"
@@ -85,13 +86,18 @@ class OCRPerceiver:
 
 
 class VLMPerceiver:
-    """Any image-accepting :class:`Model` as a perceiver (greedy, 1024 tokens, as in the paper)."""
+    """Any image-accepting model as a perceiver (greedy, 1024 tokens, as in the paper).
 
-    def __init__(self, model: Model, params: SamplingParams | None = None) -> None:
-        if not model.accepts_images:
-            raise ValueError(f"{model.spec} does not accept images, so it cannot be a perceiver")
-        self.model = model
-        self.name = model.spec
+    Calls go through a :class:`~finereason.models.client.ModelClient`, so a perceiver's requests
+    are retried like any other and, when the client has a journal, a rerun does not pay for a
+    description twice. A bare :class:`Model` is wrapped in a client without a journal.
+    """
+
+    def __init__(self, model: Model | ModelClient, params: SamplingParams | None = None) -> None:
+        self.client = model if isinstance(model, ModelClient) else ModelClient(model)
+        if not self.client.model.accepts_images:
+            raise ValueError(f"{self.client.model.spec} does not accept images, so it cannot be a perceiver")
+        self.name = self.client.model.spec
         self.params = params or SamplingParams(max_tokens=1024, temperature=0.0)
 
     async def describe(self, image_bytes: bytes, instruction: str) -> str:
@@ -101,7 +107,7 @@ class VLMPerceiver:
                 "content": [{"type": "image", "image": image_bytes}, {"type": "text", "text": instruction}],
             }
         ]
-        completion = (await self.model.complete(messages, self.params))[0]
+        completion = (await self.client.complete(messages, self.params))[0]
         return strip_think(completion.text)
 
 
