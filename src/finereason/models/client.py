@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .journal import Journal, request_key
-from .types import Completion, Message, Model, ModelError, SamplingParams, Usage
+from .types import DEFERRED, Completion, Message, Model, ModelError, SamplingParams, Usage
 
 Request = tuple[list[Message], SamplingParams]
 
@@ -139,6 +139,9 @@ class ModelClient:
                 try:
                     result = await self._attempts(messages, params)
                 except ModelError as exc:
+                    if exc.reason == DEFERRED:  # written down for a batch round, not failed
+                        self.usage.deferred += 1
+                        raise
                     self.usage.failed += 1
                     self.usage.errors[exc.reason] = self.usage.errors.get(exc.reason, 0) + 1
                     if self.journal is not None and key is not None:

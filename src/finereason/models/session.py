@@ -8,13 +8,15 @@ running event loop, and closed by the stage's ``aclose``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from finereason.models.client import ModelClient
+from finereason.models.deferred import DeferredModel, Spool
 from finereason.models.journal_set import JournalSet, open_journal
 from finereason.models.spec import load_model
 from finereason.models.types import Message, SamplingParams
@@ -40,6 +42,7 @@ class RunShare:
 
 
 _share = RunShare()
+_spool: Spool | None = None  # set while a Ray Data round runs: in-job models defer their requests
 _opened: list[weakref.ref[LazyClient]] = []  # LazyClient is an unhashable dataclass: no WeakSet
 
 
@@ -52,6 +55,17 @@ def share_run(share: RunShare) -> None:
     """Set how clients opened from now on in this process share the run (see :class:`RunShare`)."""
     global _share
     _share = share
+
+
+@contextlib.contextmanager
+def deferring(spool: Spool) -> Iterator[None]:
+    """Clients opened inside this block defer every request the journal cannot answer to ``spool``."""
+    global _spool
+    _spool = spool
+    try:
+        yield
+    finally:
+        _spool = None
 
 
 def open_journal_sets() -> list[JournalSet]:
@@ -87,7 +101,7 @@ class LazyClient:
                 Path(self.journal_path).parent.mkdir(parents=True, exist_ok=True)
                 journal = open_journal(self.journal_path, writer=_share.writer, run=_share.run,
                                        sealer=_share.sealer)
-            model = load_model(self.spec)
+            model = DeferredModel(self.spec, _spool, self.journal_path) if _spool is not None else load_model(self.spec)
             concurrency = self.concurrency
             if _share.concurrency_share < 1:
                 total = concurrency or getattr(model, "max_concurrency", 8)

@@ -47,6 +47,11 @@ class Completion:
         return self.finish_reason == "length"
 
 
+#: The :attr:`ModelError.reason` of a request written down for a Ray Data batch round instead of
+#: sent (:mod:`finereason.models.deferred`); never journaled as a failure.
+DEFERRED = "deferred"
+
+
 @dataclass
 class ModelError(Exception):
     """A request that failed after all retries; ``reason`` is short and machine-groupable."""
@@ -84,6 +89,7 @@ class Usage:
     cached: int = 0
     failed: int = 0
     retries: int = 0
+    deferred: int = 0  # written down for a Ray Data round (see finereason.models.deferred)
     prompt_tokens: int = 0
     completion_tokens: int = 0
     #: Requests that finally failed, by :attr:`ModelError.reason`.

@@ -77,7 +77,7 @@ class LocalEngine:
 
 
 def get_engine(name: str = "local", address: str | None = None, workers: int | None = None, *,
-               gpus_per_actor: float = 0.0) -> Engine:
+               gpus_per_actor: float = 0.0, ray_data_llm: bool = False) -> Engine:
     """The engine called ``name``.
 
     ``local``: ``workers`` processes (default: all cores). ``ray``: the cluster at ``address``
@@ -85,20 +85,25 @@ def get_engine(name: str = "local", address: str | None = None, workers: int | N
     ``$RAY_ADDRESS``, else a Ray instance started here with ``workers`` CPUs). The Ray engine
     connects on first use, so choosing it costs nothing until a stage runs. ``gpus_per_actor``:
     GPUs each model-stage client actor reserves (0: one actor per node, for endpoints).
+    ``ray_data_llm``: run in-job models (``vllm:``, ``hf:``) as Ray Data batch inference.
     """
     if name == "local":
         if address:
             raise EngineError("--address is for --engine ray (the local engine runs on this machine)")
+        if ray_data_llm:
+            raise EngineError("--ray-data-llm is for --engine ray (Ray Data runs the model on the cluster)")
         return LocalEngine(workers)
     if name == "ray":
         from finereason.pipeline.ray_engine import RayEngine
 
         return RayEngine(address=address or os.environ.get("RAY_ADDRESS") or None, workers=workers,
-                         gpus_per_actor=gpus_per_actor)
+                         gpus_per_actor=gpus_per_actor, ray_data_llm=ray_data_llm)
     raise EngineError(f"unknown engine {name!r}; one of {', '.join(ENGINES)}")
 
 
 def engine_from_args(args: argparse.Namespace) -> Engine:
-    """The engine a command's ``--engine``/``--address``/``--workers``/``--gpus-per-actor`` flags ask for."""
+    """The engine a command's ``--engine``/``--address``/``--workers``/``--gpus-per-actor``/``--ray-data-llm``
+    flags ask for."""
     return get_engine(getattr(args, "engine", "local") or "local", getattr(args, "address", None),
-                      getattr(args, "workers", None), gpus_per_actor=getattr(args, "gpus_per_actor", 0.0) or 0.0)
+                      getattr(args, "workers", None), gpus_per_actor=getattr(args, "gpus_per_actor", 0.0) or 0.0,
+                      ray_data_llm=bool(getattr(args, "ray_data_llm", False)))

@@ -32,6 +32,12 @@ def add_run_options(p: argparse.ArgumentParser, *, shard_size: bool = False, mod
             help="with --engine ray: GPUs each model client actor reserves; 1 runs one in-process model (vllm:, "
                  "hf:) per GPU, as many actors as the cluster has GPUs (default 0: one actor per node, for endpoints)",
         )
+        p.add_argument(
+            "--ray-data-llm", action="store_true",
+            help="with --engine ray and an in-job model (vllm:, hf:, builtin:): answer requests as Ray Data batch "
+                 "inference (vllm: through ray.data.llm, one engine per --gpus-per-actor GPUs) in rounds, every "
+                 "answer journaled; for teams that run the teacher inside the job instead of behind servers",
+        )
     if shard_size:
         p.add_argument("--shard-size", type=int, default=500, metavar="N", help="samples per output shard (default 500)")
 

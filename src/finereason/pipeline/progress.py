@@ -14,12 +14,12 @@ console = Console(stderr=True)
 class StageProgress:
     """A bar over shards with a live status text (records, rejections, tokens/s …)."""
 
-    def __init__(self, description: str, total: int | None) -> None:
+    def __init__(self, description: str, total: int | None, *, unit: str = "shards") -> None:
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("shards"),
+            TextColumn(unit),
             TimeElapsedColumn(),
             TimeRemainingColumn(),
             TextColumn("{task.fields[status]}"),

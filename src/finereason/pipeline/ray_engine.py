@@ -102,19 +102,22 @@ class RayEngine:
 
     ``max_retries``: times a shard task is rerun after its worker or node died. Model stages get
     ``actors`` client actors (default: one per node, or one per ``gpus_per_actor`` GPUs), each
-    reserving ``actor_cpus`` CPUs.
+    reserving ``actor_cpus`` CPUs. With ``ray_data_llm``, in-job models (``vllm:``, ``hf:``) run as
+    Ray Data batch inference instead, one replica per ``gpus_per_actor`` GPUs.
     """
 
     name = "ray"
 
     def __init__(self, address: str | None = None, workers: int | None = None, *, max_retries: int = 3,
-                 actors: int | None = None, actor_cpus: float = 1.0, gpus_per_actor: float = 0.0) -> None:
+                 actors: int | None = None, actor_cpus: float = 1.0, gpus_per_actor: float = 0.0,
+                 ray_data_llm: bool = False) -> None:
         self.address = address
         self.workers = workers
         self.max_retries = max_retries
         self.actors = actors
         self.actor_cpus = actor_cpus
         self.gpus_per_actor = gpus_per_actor
+        self.ray_data_llm = ray_data_llm
         self._shared_checked: set[str] = set()
 
     # ---- the cluster -------------------------------------------------------------------------
@@ -307,8 +310,14 @@ class RayEngine:
 
         ``start`` and ``status`` travel with the stage: each actor calls ``start`` when it comes
         up (so a model that cannot serve fails before any work) and ``status`` for the progress
-        line. ``shards_in_flight`` is per actor.
+        line. ``shards_in_flight`` is per actor. With ``ray_data_llm``, in-job models answer on Ray
+        Data instead (:mod:`~finereason.pipeline.ray_batch`).
         """
+        if self.ray_data_llm:
+            from finereason.pipeline.ray_batch import run_in_rounds
+
+            return await run_in_rounds(self, stage, tasks, out_dir, info, shards_in_flight=shards_in_flight,
+                                       total=total, overwrite=overwrite, status=status, start=start)
         from finereason.pipeline.ray_actors import ActorPool
 
         ray = self.connect()

@@ -40,6 +40,8 @@ VerdictBy = Literal["exact", "choice", "numeric", "math_verify", "judge", "none"
 AnswerType = Literal["choice", "math", "text"]
 Options = Union[Sequence[str], Mapping[str, str]]
 _ANSWER_TYPES = ("choice", "math", "text")
+#: How the detail of a verdict whose judge request failed begins (the stage counts these as failed).
+JUDGE_CALL_FAILED = "judge call failed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +184,7 @@ def _judge(judge: Judge, item: VerifyItem) -> Verdict:
     try:
         reply = judge(item.question, item.gold, item.pred or "")
     except Exception as exc:  # a failed model call is an error to retry, not a verdict
-        return Verdict("error", "judge", f"judge call failed: {type(exc).__name__}: {exc}")
+        return Verdict("error", "judge", f"{JUDGE_CALL_FAILED}: {type(exc).__name__}: {exc}")
     parsed = parse_judgment(reply)
     if parsed is None:
         tail = reply.strip().splitlines()[-1][:120] if reply.strip() else ""

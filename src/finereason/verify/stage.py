@@ -15,7 +15,7 @@ from typing import Any
 
 from finereason.schema import Sample
 from finereason.pipeline.stage import StageResult
-from finereason.verify.equivalence import Verdict, Verifier, VerifyItem
+from finereason.verify.equivalence import JUDGE_CALL_FAILED, Verdict, Verifier, VerifyItem
 from finereason.verify.extract import extract_answer
 from finereason.verify.quality import QualityConfig, check_caption, check_response
 
@@ -115,6 +115,9 @@ class VerifyStage:
             counts[f"by_{s.verdict_by}"] = counts.get(f"by_{s.verdict_by}", 0) + 1
             for f in s.flags:
                 counts[f"flag_{f}"] = counts.get(f"flag_{f}", 0) + 1
+        # A judge request that failed is the engine's "failed": the shard is redone on rerun.
+        counts["failed"] = sum(s.verdict_by == "judge" and s.verdict == "error"
+                               and str(s.meta_get("verify_detail", "")).startswith(JUDGE_CALL_FAILED) for s in kept)
         return StageResult(kept=kept, extra=counts)
 
     async def aclose(self) -> None:
