@@ -155,6 +155,66 @@ def test_an_unreachable_cluster_is_one_line_at_once(tmp_path: Path) -> None:
     assert time.monotonic() - t0 < 60
 
 
+def test_ray_data_llm_distill_matches_local(cluster, tmp_path: Path) -> None:
+    """--ray-data-llm: the tiny LM answers on a Ray Data actor pool (one replica per node); the
+    output is the local engine's, and the answers are in the run's journal."""
+    pytest.importorskip("transformers")
+    from finereason.models.tinyvlm import build_tiny_lm
+
+    teacher = f"hf:{build_tiny_lm(tmp_path / 'lm')}"
+    src = tmp_path / "synth"
+    assert main(["synth", "--n", "12", "--seed", "4", "--shard-size", "4", "--out", str(src), "--workers", "2"]) == 0
+    args = ["distill", str(src), "--teacher", teacher, "--perception", "oracle", "--temperature", "0",
+            "--max-tokens", "12"]
+    ray_out, local_out = tmp_path / "ray", tmp_path / "local"
+    assert main([*args, "--out", str(ray_out), *flags("ray", cluster.address), "--ray-data-llm"]) == 0
+    assert main([*args, "--out", str(local_out), *flags("local", cluster.address)]) == 0
+    assert_same_dataset(ray_out, local_out)
+    ray_resp = {s.id: s.response for s in Dataset(ray_out).iter_samples()}
+    assert ray_resp == {s.id: s.response for s in Dataset(local_out).iter_samples()}
+    assert len(ray_resp) == 12 and all(ray_resp.values())
+    m = Dataset(ray_out).manifest()
+    assert m["ray_data_llm"] == {"rounds": [{"round": 1, "requests": {teacher: 12}}], "replicas": 2}
+    assert m["stats"] == Dataset(local_out).manifest()["stats"]
+    assert _done_rows(ray_out / "journal.sqlite") == 12 and not (ray_out / ".ray-data-llm").exists()
+
+
+def test_ray_data_llm_runs_a_perceiver_round_then_a_reasoner_round(cluster, tmp_path: Path) -> None:
+    """A VLM perceiver and a text teacher, both in the job: round 1 describes the images, round 2
+    answers prompts that embed those descriptions. A local rerun on the same journal pays nothing."""
+    pytest.importorskip("transformers")
+    from finereason.models.tinyvlm import build_tiny_lm, build_tiny_vlm
+
+    teacher = f"hf:{build_tiny_lm(tmp_path / 'lm')}"
+    perceiver = f"hf:{build_tiny_vlm('idefics3', tmp_path / 'vlm')}"
+    src = tmp_path / "synth"
+    assert main(["synth", "--n", "8", "--seed", "6", "--shard-size", "4", "--out", str(src), "--workers", "2"]) == 0
+    images = {im.sha256 for s in Dataset(src).iter_samples() for im in s.images}
+    out = tmp_path / "ray"
+    args = ["distill", str(src), "--teacher", teacher, "--perception", perceiver, "--temperature", "0",
+            "--max-tokens", "12"]
+    assert main([*args, "--out", str(out), *flags("ray", cluster.address), "--ray-data-llm"]) == 0
+    samples = {s.id: s for s in Dataset(out).iter_samples()}
+    assert len(samples) == 8 and Dataset(out).rejected_table() is None
+    assert all(s.perception.startswith(f"[Image 1, seen by {perceiver}]") and s.response for s in samples.values())
+    rounds = Dataset(out).manifest()["ray_data_llm"]["rounds"]
+    assert rounds == [{"round": 1, "requests": {perceiver: len(images)}}, {"round": 2, "requests": {teacher: 8}}]
+    journal = out / "journal.sqlite"
+    before = _journal_rows(journal)
+    assert len(before) == 8 + len(images)
+
+    again = tmp_path / "local"
+    assert main([*args, "--out", str(again), "--journal", str(journal), *flags("local", cluster.address)]) == 0
+    assert _journal_rows(journal) == before  # no request answered (or even re-stored) again
+    assert {s.id: (s.perception, s.response) for s in Dataset(again).iter_samples()} == {
+        i: (s.perception, s.response) for i, s in samples.items()}
+
+
+def _journal_rows(path: Path) -> dict[str, float]:
+    with sqlite3.connect(path) as conn:
+        return dict(conn.execute("SELECT key, updated FROM requests WHERE status = 'done'").fetchall())
+
+
 def test_a_node_lost_mid_distill_costs_only_requests_in_flight(cluster, fake, tmp_path: Path) -> None:
     """Kill the second node while its client actor is busy: the job ends with every sample exactly
     once, and a request is paid twice only if it was in flight on the lost node. Runs last: it

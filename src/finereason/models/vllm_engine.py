@@ -10,12 +10,19 @@ vLLM is imported inside :func:`load` only, so the package imports without it.
 
 from __future__ import annotations
 
+import json
+import os
 from collections.abc import Hashable
 from typing import Any
+
+from finereason.errors import UserError
 
 from finereason.models.hf import TEMPLATE_EXTRA, BatchedModel, is_vlm_config, reasoning_of, restore_prefilled_think
 from finereason.models.images import image_data_uri
 from finereason.models.types import Completion, Message, ModelError, SamplingParams
+
+#: Environment variable holding ``vllm.LLM`` settings as JSON (see :func:`engine_kwargs`).
+ENGINE_KWARGS_ENV = "FINEREASON_VLLM_ENGINE_KWARGS"
 
 
 class VLLMModel(BatchedModel):
@@ -55,23 +62,44 @@ class VLLMModel(BatchedModel):
         return results
 
     def _message(self, message: Message) -> dict:
-        """Our message shape to OpenAI's: image bytes become a data URI ``image_url`` part.
+        return openai_message(message, accepts_images=self.accepts_images, spec=self.spec)
 
-        Images are capped at the same pixel budget as the HTTP backend, so a model sees the same
-        input whichever way it is served.
-        """
-        content = message.get("content")
-        if isinstance(content, str):
-            return {"role": message["role"], "content": content}
-        parts = []
-        for part in content or []:
-            if part.get("type") == "image":
-                if not self.accepts_images:
-                    raise ModelError("images_unsupported", f"{self.spec} is text-only; use a perceiver")
-                parts.append({"type": "image_url", "image_url": {"url": image_data_uri(part["image"])}})
-            else:
-                parts.append({"type": "text", "text": part["text"]})
-        return {"role": message["role"], "content": parts}
+
+def openai_message(message: Message, *, accepts_images: bool, spec: str = "") -> dict:
+    """Our message shape to OpenAI's: image bytes become a data URI ``image_url`` part.
+
+    Images are capped at the same pixel budget as the HTTP backend, so a model sees the same
+    input whichever way it is served.
+    """
+    content = message.get("content")
+    if isinstance(content, str):
+        return {"role": message["role"], "content": content}
+    parts = []
+    for part in content or []:
+        if part.get("type") == "image":
+            if not accepts_images:
+                raise ModelError("images_unsupported", f"{spec} is text-only; use a perceiver")
+            parts.append({"type": "image_url", "image_url": {"url": image_data_uri(part["image"])}})
+        else:
+            parts.append({"type": "text", "text": part["text"]})
+    return {"role": message["role"], "content": parts}
+
+
+def engine_kwargs() -> dict[str, Any]:
+    """``vllm.LLM`` settings from ``$FINEREASON_VLLM_ENGINE_KWARGS`` (JSON), for every ``vllm:`` model.
+
+    E.g. ``{"max_model_len": 32768, "gpu_memory_utilization": 0.9, "limit_mm_per_prompt": {"image": 4}}``.
+    """
+    text = os.environ.get(ENGINE_KWARGS_ENV, "").strip()
+    if not text:
+        return {}
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        raise UserError(f"${ENGINE_KWARGS_ENV} is not JSON ({err}): {text[:200]!r}") from err
+    if not isinstance(value, dict):
+        raise UserError(f"${ENGINE_KWARGS_ENV} must be a JSON object of vllm.LLM settings, got {text[:200]!r}")
+    return value
 
 
 def _to_vllm(cls: Any, params: SamplingParams) -> Any:
@@ -98,8 +126,8 @@ def _completion(output: Any, prompt_tail: str, prompt_tokens: int) -> Completion
     )
 
 
-def load(spec: str, *, label: str | None = None, **engine_kwargs: Any) -> VLLMModel:
-    """Start a vLLM engine for ``vllm:<path>``; ``engine_kwargs`` go to ``vllm.LLM``.
+def load(spec: str, *, label: str | None = None, **kwargs: Any) -> VLLMModel:
+    """Start a vLLM engine for ``vllm:<path>``; ``kwargs`` (over :func:`engine_kwargs`) go to ``vllm.LLM``.
 
     Typical kwargs: ``dtype="bfloat16"``, ``max_model_len``, ``tensor_parallel_size``,
     ``gpu_memory_utilization``, ``limit_mm_per_prompt``. The engine spawns worker processes, so a
@@ -115,5 +143,5 @@ def load(spec: str, *, label: str | None = None, **engine_kwargs: Any) -> VLLMMo
     from transformers import AutoConfig
 
     path = spec.removeprefix("vllm:")
-    llm = LLM(model=path, **engine_kwargs)
+    llm = LLM(model=path, **{**engine_kwargs(), **kwargs})
     return VLLMModel(label or f"vllm:{path}", llm, accepts_images=is_vlm_config(AutoConfig.from_pretrained(path)))

