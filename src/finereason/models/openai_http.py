@@ -205,8 +205,12 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, dict[bytes,
     return status, headers, body, keep_alive
 
 
-def _to_wire(messages: list[Message], max_pixels: int | None) -> list[dict[str, Any]]:
-    """Our messages → OpenAI chat messages; image bytes become base64 ``image_url`` data URIs."""
+def to_openai_messages(messages: list[Message], max_pixels: int | None = DEFAULT_MAX_PIXELS) -> list[dict[str, Any]]:
+    """Our messages → OpenAI chat messages; image bytes become base64 ``image_url`` data URIs.
+
+    Every OpenAI-shaped door uses it (HTTP, in-process vLLM, Ray Data LLM), so a model sees the
+    same input however it is served.
+    """
     wire = []
     for message in messages:
         content = message.get("content")
@@ -364,7 +368,7 @@ class OpenAIModel:
         """The request body: every sampling setting is sent, so server defaults never decide silently."""
         body: dict[str, Any] = {
             "model": self.model,
-            "messages": _to_wire(messages, self.max_pixels),
+            "messages": to_openai_messages(messages, self.max_pixels),
             "max_tokens": params.max_tokens,
             "temperature": params.temperature,
             "top_p": params.top_p,

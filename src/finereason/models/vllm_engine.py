@@ -18,7 +18,8 @@ from typing import Any
 from finereason.errors import UserError
 
 from finereason.models.hf import TEMPLATE_EXTRA, BatchedModel, is_vlm_config, reasoning_of, restore_prefilled_think
-from finereason.models.images import image_data_uri
+from finereason.models.openai_http import to_openai_messages
+from finereason.models.perceiver import image_bytes
 from finereason.models.types import Completion, Message, ModelError, SamplingParams
 
 #: Environment variable holding ``vllm.LLM`` settings as JSON (see :func:`engine_kwargs`).
@@ -48,7 +49,9 @@ class VLLMModel(BatchedModel):
 
         if self.llm is None:
             raise ModelError("closed", f"{self.spec} was closed")
-        conversations = [[self._message(m) for m in messages] for messages, _ in requests]
+        if not self.accepts_images and any(image_bytes(messages) for messages, _ in requests):
+            raise ModelError("images_unsupported", f"{self.spec} is text-only; use a perceiver")
+        conversations = [to_openai_messages(messages) for messages, _ in requests]
         sampling = [_to_vllm(VSamplingParams, p) for _, p in requests]
         template_kwargs = dict(dict(requests[0][1].extra).get(TEMPLATE_EXTRA) or {})
         outputs = self.llm.chat(
@@ -61,28 +64,6 @@ class VLLMModel(BatchedModel):
             results.append([_completion(o, prompt_tail, len(out.prompt_token_ids)) for o in out.outputs])
         return results
 
-    def _message(self, message: Message) -> dict:
-        return openai_message(message, accepts_images=self.accepts_images, spec=self.spec)
-
-
-def openai_message(message: Message, *, accepts_images: bool, spec: str = "") -> dict:
-    """Our message shape to OpenAI's: image bytes become a data URI ``image_url`` part.
-
-    Images are capped at the same pixel budget as the HTTP backend, so a model sees the same
-    input whichever way it is served.
-    """
-    content = message.get("content")
-    if isinstance(content, str):
-        return {"role": message["role"], "content": content}
-    parts = []
-    for part in content or []:
-        if part.get("type") == "image":
-            if not accepts_images:
-                raise ModelError("images_unsupported", f"{spec} is text-only; use a perceiver")
-            parts.append({"type": "image_url", "image_url": {"url": image_data_uri(part["image"])}})
-        else:
-            parts.append({"type": "text", "text": part["text"]})
-    return {"role": message["role"], "content": parts}
 
 
 def engine_kwargs() -> dict[str, Any]:

@@ -131,7 +131,7 @@ async def answer(engine: RayEngine, ray: Any, spool: Spool, spec: str) -> None:
                 else:
                     group = [row]
                 journal = journals.get(row["journal"]) or journals.setdefault(row["journal"], Journal(row["journal"]))
-                params = decode_params(row["params"])
+                params = decode_params(row["request_params"])
                 error = next((e for r in group if (e := r.get("error") or r.get("__inference_error__"))), "")
                 if error:
                     reason, _, detail = error.partition(": ") if ": " in error else ("inference_error", "", error)
@@ -198,7 +198,7 @@ class InJobModel:
             return json.dumps([asdict(c) for c in completions]), ""
 
         async def all_rows() -> list[tuple[str, str]]:
-            return await asyncio.gather(*(one(m, p) for m, p in zip(batch["messages"], batch["params"])))
+            return await asyncio.gather(*(one(m, p) for m, p in zip(batch["messages"], batch["request_params"])))
 
         answers = self.loop.run_until_complete(all_rows())
         return {**_passthrough(batch), "completions": [a for a, _ in answers], "error": [e for _, e in answers]}
@@ -213,7 +213,7 @@ def hf_answers(engine: RayEngine, ds: Any, spec: str) -> Any:
 
 
 def _passthrough(batch: dict[str, Any]) -> dict[str, Any]:
-    return {k: batch[k] for k in ("key", "model_id", "params", "journal")}
+    return {k: batch[k] for k in ("key", "model_id", "request_params", "journal")}
 
 
 # ---- vllm: models: Ray Data LLM's vLLM processor ------------------------------------------------------
@@ -245,6 +245,9 @@ def vllm_answers(engine: RayEngine, ray: Any, ds: Any, spec: str) -> Any:
         batch_size=BATCH_ROWS,
         concurrency=replicas(engine, ray),
         should_continue_on_error=True,  # a bad row is an error on that row, not the end of the round
+        # Ray 2.60's metrics hook does not fit vLLM >= 0.32's logger API (the engine fails to start);
+        # our progress line counts requests and tokens instead.
+        log_engine_metrics=False,
         # No GPUs asked for (a CPU build of vLLM): the engine reserves CPUs instead.
         **({} if gpus else {"placement_group_config": {"bundles": [{"CPU": engine.actor_cpus}]}}),
         # The stages around the engine are light (templating, tokenizing): a quarter CPU each, so
@@ -261,7 +264,7 @@ def vllm_answers(engine: RayEngine, ray: Any, ds: Any, spec: str) -> Any:
 
 
 def _one_row_per_sample(row: dict[str, Any]) -> list[dict[str, Any]]:
-    params = json.loads(row["params"])
+    params = json.loads(row["request_params"])
     n, seed = params["n"], params["seed"]
     return [{**row, "sample": i, "samples": n,
              "sampling": json.dumps({**params, "n": 1, "seed": None if seed is None else seed + i})} for i in range(n)]
@@ -269,7 +272,7 @@ def _one_row_per_sample(row: dict[str, Any]) -> list[dict[str, Any]]:
 
 def _vllm_row(row: dict[str, Any]) -> dict[str, Any]:
     from finereason.models.hf import TEMPLATE_EXTRA
-    from finereason.models.vllm_engine import openai_message
+    from finereason.models.openai_http import to_openai_messages
 
     params = json.loads(row["sampling"])
     extra = dict(tuple(kv) for kv in params.pop("extra"))
@@ -277,7 +280,7 @@ def _vllm_row(row: dict[str, Any]) -> dict[str, Any]:
     sampling = {"n": 1, "temperature": params["temperature"], "max_tokens": params["max_tokens"],
                 "top_p": params["top_p"] if params["temperature"] > 0 else 1.0, "seed": params["seed"],
                 "stop": list(params["stop"]) or None, **extra}
-    out = {**row, "messages": [openai_message(m, accepts_images=True) for m in decode_messages(row["messages"])],
+    out = {**row, "messages": to_openai_messages(decode_messages(row["messages"])),
            "sampling_params": sampling}
     if template:
         out["chat_template_kwargs"] = template
