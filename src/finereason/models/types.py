@@ -8,7 +8,7 @@ as ``<think>…</think>`` so downstream format checks see one shape.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, asdict
+from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 #: A chat message: ``{"role": "user", "content": str | list[part]}``; a part is
@@ -29,7 +29,9 @@ class SamplingParams:
     extra: tuple[tuple[str, Any], ...] = ()  # backend-specific extras, hashable
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Shallow on purpose: every field is immutable, and dataclasses.asdict's deep copy was a
+        # third of a journaled request's client CPU (keys are unchanged: the JSON is the same).
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
 @dataclass
