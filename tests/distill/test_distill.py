@@ -21,17 +21,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/servers
 
 from servers.fake_openai import FakeServer
-from servers.harness import BackgroundLoop
 
 from finereason.cli import main
 from finereason.io.store import Dataset
-
-
-@pytest.fixture(scope="module")
-def bg():
-    loop = BackgroundLoop()
-    yield loop
-    loop.stop()
 
 
 @pytest.fixture

@@ -31,13 +31,6 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
-@pytest.fixture(scope="session")
-def bg() -> Iterator[BackgroundLoop]:
-    loop = BackgroundLoop()
-    yield loop
-    loop.stop()
-
-
 @pytest.fixture
 def fake(bg: BackgroundLoop) -> Iterator[tuple[FakeServer, str]]:
     """A recording fake server; yields it and its base URL."""

@@ -37,13 +37,6 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalCluster]:
                 ray.shutdown()
 
 
-@pytest.fixture(scope="module")
-def bg() -> Iterator[BackgroundLoop]:
-    loop = BackgroundLoop()
-    yield loop
-    loop.stop()
-
-
 @pytest.fixture
 def fake(bg: BackgroundLoop) -> Iterator[tuple[FakeServer, str]]:
     """A recording fake OpenAI server (0.1 s a request); yields it and a teacher spec for it."""

@@ -19,7 +19,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from ray_fixtures import bg, cluster, fake, raw_jsonl  # noqa: F401 - pytest fixtures
+from ray_fixtures import cluster, fake, raw_jsonl  # noqa: F401 - pytest fixtures
 
 from finereason.cli import main
 from finereason.io.store import Dataset

@@ -167,7 +167,7 @@ class HFModel(BatchedModel):
         params = requests[0][1]
         if any(p != params for _, p in requests):
             raise ValueError("a batch must share its sampling settings")
-        template_kwargs, gen_extra = _split_extra(params)
+        template_kwargs, gen_extra = split_extra(params)
         prompts, images = [], []
         for messages, _ in requests:
             conversation, conv_images = self._prepare(messages)
@@ -281,7 +281,8 @@ class HFModel(BatchedModel):
 
 
 # ---------------------------------------------------------------------- helpers
-def _split_extra(params: SamplingParams) -> tuple[dict, dict]:
+def split_extra(params: SamplingParams) -> tuple[dict, dict]:
+    """``(chat-template kwargs, generation extras)`` from ``params.extra``."""
     extra = dict(params.extra)
     return dict(extra.pop(TEMPLATE_EXTRA, None) or {}), extra
 

@@ -16,8 +16,14 @@ from collections.abc import Hashable
 from typing import Any
 
 from finereason.errors import UserError
-
-from finereason.models.hf import TEMPLATE_EXTRA, BatchedModel, is_vlm_config, reasoning_of, restore_prefilled_think
+from finereason.models.hf import (
+    TEMPLATE_EXTRA,
+    BatchedModel,
+    is_vlm_config,
+    reasoning_of,
+    restore_prefilled_think,
+    split_extra,
+)
 from finereason.models.openai_http import to_openai_messages
 from finereason.models.perceiver import image_bytes
 from finereason.models.types import Completion, Message, ModelError, SamplingParams
@@ -52,8 +58,8 @@ class VLLMModel(BatchedModel):
         if not self.accepts_images and any(image_bytes(messages) for messages, _ in requests):
             raise ModelError("images_unsupported", f"{self.spec} is text-only; use a perceiver")
         conversations = [to_openai_messages(messages) for messages, _ in requests]
-        sampling = [_to_vllm(VSamplingParams, p) for _, p in requests]
-        template_kwargs = dict(dict(requests[0][1].extra).get(TEMPLATE_EXTRA) or {})
+        sampling = [VSamplingParams(**vllm_sampling(p)) for _, p in requests]
+        template_kwargs, _ = split_extra(requests[0][1])
         outputs = self.llm.chat(
             conversations, sampling_params=sampling, use_tqdm=False, chat_template_kwargs=template_kwargs or None
         )
@@ -83,17 +89,22 @@ def engine_kwargs() -> dict[str, Any]:
     return value
 
 
-def _to_vllm(cls: Any, params: SamplingParams) -> Any:
-    extra = {k: v for k, v in params.extra if k != TEMPLATE_EXTRA}
-    return cls(
-        n=params.n,
-        temperature=params.temperature,
-        top_p=params.top_p if params.temperature > 0 else 1.0,
-        max_tokens=params.max_tokens,
-        seed=params.seed,
-        stop=list(params.stop) or None,
+def vllm_sampling(params: SamplingParams) -> dict[str, Any]:
+    """``vllm.SamplingParams`` keyword arguments for ``params`` (chat-template extras left out).
+
+    One mapping for the in-process engine and for Ray Data LLM, so a request decodes the same
+    whichever way vLLM runs it.
+    """
+    _, extra = split_extra(params)
+    return {
+        "n": params.n,
+        "temperature": params.temperature,
+        "top_p": params.top_p if params.temperature > 0 else 1.0,
+        "max_tokens": params.max_tokens,
+        "seed": params.seed,
+        "stop": list(params.stop) or None,
         **extra,
-    )
+    }
 
 
 def _completion(output: Any, prompt_tail: str, prompt_tokens: int) -> Completion:

@@ -31,8 +31,8 @@ import os
 import shutil
 import time
 from collections.abc import Iterable
-from pathlib import Path
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from finereason.errors import UserError
@@ -112,7 +112,7 @@ async def answer(engine: RayEngine, ray: Any, spool: Spool, spec: str) -> None:
               for start in range(0, pq_rows(path), block)]
     ds = ray.data.from_items(slices, override_num_blocks=len(slices)).flat_map(_spool_rows, num_cpus=0)
     kind = parse_spec(spec).kind
-    results = vllm_answers(engine, ray, ds, spec) if kind == "vllm" else hf_answers(engine, ds, spec)
+    results = (vllm_answers if kind == "vllm" else hf_answers)(engine, ray, ds, spec)
     journals: dict[str, Journal] = {}
     parts: dict[str, dict[int, dict[str, Any]]] = {}  # a request's samples, sent as one row each
     rows = iter(results.iter_rows())
@@ -130,7 +130,9 @@ async def answer(engine: RayEngine, ray: Any, spool: Spool, spec: str) -> None:
                     del parts[row["key"]]
                 else:
                     group = [row]
-                journal = journals.get(row["journal"]) or journals.setdefault(row["journal"], Journal(row["journal"]))
+                if row["journal"] not in journals:
+                    journals[row["journal"]] = Journal(row["journal"])
+                journal = journals[row["journal"]]
                 params = decode_params(row["request_params"])
                 error = next((e for r in group if (e := r.get("error") or r.get("__inference_error__"))), "")
                 if error:
@@ -204,9 +206,7 @@ class InJobModel:
         return {**_passthrough(batch), "completions": [a for a, _ in answers], "error": [e for _, e in answers]}
 
 
-def hf_answers(engine: RayEngine, ds: Any, spec: str) -> Any:
-    import ray
-
+def hf_answers(engine: RayEngine, ray: Any, ds: Any, spec: str) -> Any:
     return ds.map_batches(InJobModel, fn_constructor_args=(spec,), batch_size=BATCH_ROWS,
                           compute=ray.data.ActorPoolStrategy(size=replicas(engine, ray)),
                           num_cpus=engine.actor_cpus, num_gpus=engine.gpus_per_actor or None)
@@ -264,24 +264,21 @@ def vllm_answers(engine: RayEngine, ray: Any, ds: Any, spec: str) -> Any:
 
 
 def _one_row_per_sample(row: dict[str, Any]) -> list[dict[str, Any]]:
-    params = json.loads(row["request_params"])
-    n, seed = params["n"], params["seed"]
-    return [{**row, "sample": i, "samples": n,
-             "sampling": json.dumps({**params, "n": 1, "seed": None if seed is None else seed + i})} for i in range(n)]
+    params = decode_params(row["request_params"])
+    seeds = [None if params.seed is None else params.seed + i for i in range(params.n)]
+    return [{**row, "sample": i, "samples": params.n, "sampling": json.dumps(replace(params, n=1, seed=seed).as_dict())}
+            for i, seed in enumerate(seeds)]
 
 
 def _vllm_row(row: dict[str, Any]) -> dict[str, Any]:
-    from finereason.models.hf import TEMPLATE_EXTRA
+    from finereason.models.hf import split_extra
     from finereason.models.openai_http import to_openai_messages
+    from finereason.models.vllm_engine import vllm_sampling
 
-    params = json.loads(row["sampling"])
-    extra = dict(tuple(kv) for kv in params.pop("extra"))
-    template = dict(extra.pop(TEMPLATE_EXTRA, None) or {})
-    sampling = {"n": 1, "temperature": params["temperature"], "max_tokens": params["max_tokens"],
-                "top_p": params["top_p"] if params["temperature"] > 0 else 1.0, "seed": params["seed"],
-                "stop": list(params["stop"]) or None, **extra}
+    params = decode_params(row["sampling"])
+    template, _ = split_extra(params)
     out = {**row, "messages": to_openai_messages(decode_messages(row["messages"])),
-           "sampling_params": sampling}
+           "sampling_params": vllm_sampling(params)}
     if template:
         out["chat_template_kwargs"] = template
     return out
@@ -290,11 +287,11 @@ def _vllm_row(row: dict[str, Any]) -> dict[str, Any]:
 def _vllm_result(row: dict[str, Any]) -> dict[str, Any]:
     from finereason.models.hf import reasoning_of, restore_prefilled_think
 
-    params = json.loads(row["sampling"])
+    params = decode_params(row["sampling"])
     text = restore_prefilled_think(row.get("prompt") or "", row["generated_text"])
     tokens = int(row["num_generated_tokens"])
     completion = Completion(text=text, reasoning=reasoning_of(text),
-                            finish_reason="length" if tokens >= params["max_tokens"] else "stop",
+                            finish_reason="length" if tokens >= params.max_tokens else "stop",
                             prompt_tokens=int(row["num_input_tokens"]), completion_tokens=tokens)
     return {**_passthrough(row), "sample": row["sample"], "samples": row["samples"],
             "completions": json.dumps([asdict(completion)]), "error": ""}
