@@ -15,6 +15,7 @@ from finereason.clean.stage import CleanStage
 from finereason.cli import main
 from finereason.io.store import Dataset, ShardCounts
 from finereason.schema import Sample
+from finereason.pipeline.manifest import RunInfo, write_manifest
 
 GOOD_IMAGES = ["rgb_png", "rgb_jpeg", "palette", "la", "rgba", "cmyk", "i16", "gif", "huge", "tiny"]
 BAD_IMAGES = {
@@ -64,6 +65,7 @@ def write_dataset(root: Path, shards: list[list[Sample]]) -> None:
     ds = Dataset(root)
     for i, shard in enumerate(shards):
         ds.write_shard(i, shard, [], ShardCounts(i, len(shard), len(shard), {}, 0.0, {}))
+    write_manifest(ds, RunInfo("test", "1", {}, []), ds.done_counts(), 0.0)  # a finished dataset, as stages read
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +143,7 @@ def test_manifest_counts(cleaned) -> None:
     for reason in bad.values():
         expected[reason] = expected.get(reason, 0) + 1
     assert m["rejected"] == expected
-    assert m["settings"] == {"max_side": 2048, "max_aspect": 200.0, "max_pixels": 64_000_000}
+    assert m["settings"] == {"max_side": 2048, "max_aspect": 200.0, "max_pixels": 64_000_000, "max_text_chars": 100_000}
     stats = m["stats"]
     assert stats["images_resized"] == 2 and stats["images_converted_rgb"] == 6
     assert stats["options_parsed"] == 1 and stats["question_url"] == 1
@@ -162,6 +164,9 @@ def test_missing_or_empty_input_is_a_clear_error(tmp_path: Path, capsys) -> None
     assert main(["clean", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     assert "no such dataset directory" in capsys.readouterr().err
     (tmp_path / "empty" / "data").mkdir(parents=True)
+    assert main(["clean", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
+    assert "unfinished dataset (no manifest.json" in capsys.readouterr().err
+    write_dataset(tmp_path / "empty", [])
     assert main(["clean", str(tmp_path / "empty"), "--out", str(tmp_path / "o")]) == 2
     assert "no shards" in capsys.readouterr().err
 

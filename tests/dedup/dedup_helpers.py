@@ -12,6 +12,7 @@ from PIL import ImageDraw
 from finereason.io.images import image_from_pil
 from finereason.io.store import Dataset, ShardCounts
 from finereason.schema import Image, Sample
+from finereason.pipeline.manifest import RunInfo, write_manifest
 
 
 def drawing(seed: int, size: tuple[int, int] = (320, 240)) -> PILImage.Image:
@@ -51,6 +52,7 @@ def write_dataset(root: Path, shards: list[list[Sample]]) -> Path:
     ds = Dataset(root)
     for i, samples in enumerate(shards):
         ds.write_shard(i, samples, [], ShardCounts(i, len(samples), len(samples), {}, 0.0, {}))
+    write_manifest(ds, RunInfo("test", "1", {}, []), ds.done_counts(), 0.0)  # a finished dataset, as stages read
     return root
 
 

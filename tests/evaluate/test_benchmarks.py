@@ -12,6 +12,7 @@ from bench_fixtures import MATHVISTA, MMMU_ROWS, write_mathvista, write_mmmu, wr
 from finereason.evaluate.benchmarks import available, get_benchmark
 from finereason.evaluate.benchmarks.mmstar import TAXONOMY
 from finereason.evaluate.items import BenchmarkError, ItemError
+from finereason.pipeline.manifest import RunInfo, write_manifest
 
 
 def test_registry_lists_every_benchmark_file():
@@ -154,7 +155,9 @@ def test_canonical_dataset_folder(tmp_path):
         Sample(id="s2", source="synth", domain="math", question="Pick one", answer="B", options=["x", "y"]),
         Sample(id="s3", source="synth", domain="science", question="No answer here"),
     ]
-    Dataset(tmp_path).write_shard(0, samples, [], ShardCounts(0, 3, 3, {}, 0.0, {}))
+    ds = Dataset(tmp_path)
+    ds.write_shard(0, samples, [], ShardCounts(0, 3, 3, {}, 0.0, {}))
+    write_manifest(ds, RunInfo("test", "1", {}, []), ds.done_counts(), 0.0)
     items = {i.id: i for i in get_benchmark("canonical").load(tmp_path)}
     assert items["s1"].question_type == "open" and items["s1"].images[0].load("s1") == image.bytes
     assert items["s2"].options == {"A": "x", "B": "y"} and items["s2"].is_choice

@@ -11,6 +11,7 @@ from bench_fixtures import write_mathvista
 from finereason.cli import main
 from finereason.evaluate.runner import EvalConfig, run_eval
 from finereason.evaluate.stats import Outcome, accuracy_table, paired_drop
+from finereason.pipeline.manifest import RunInfo, write_manifest
 
 
 def approx(value: float):
@@ -97,7 +98,9 @@ def test_canonical_set_uses_the_verification_cascade(tmp_path):
         Sample(id="s2", source="synth", domain="math", question="Pick one", answer="B", options=["cat", "dog"]),
         Sample(id="s3", source="synth", domain="logic", question="Which?", answer="A", options=["p", "q"]),
     ]
-    Dataset(tmp_path / "ds").write_shard(0, samples, [], ShardCounts(0, 3, 3, {}, 0.0, {}))
+    ds = Dataset(tmp_path / "ds")
+    ds.write_shard(0, samples, [], ShardCounts(0, 3, 3, {}, 0.0, {}))
+    write_manifest(ds, RunInfo("test", "1", {}, []), ds.done_counts(), 0.0)
     _, lines, _ = _score(tmp_path, "canonical", tmp_path / "ds",
                          {"s1": "Answer: 1.0", "s2": "Answer: dog", "s3": "hmm"})
     assert {k: v["verdict"] for k, v in lines.items()} == {"s1": "correct", "s2": "correct", "s3": "unparsed"}

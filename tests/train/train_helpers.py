@@ -13,6 +13,7 @@ from finereason.cli import main
 from finereason.io.images import make_image
 from finereason.io.store import Dataset, ShardCounts
 from finereason.schema import Sample, stable_id
+from finereason.pipeline.manifest import RunInfo, write_manifest
 
 COLORS = ["red", "green", "blue", "yellow", "purple", "orange", "black", "gray"]
 
@@ -38,7 +39,9 @@ def toy_samples(n: int = 8) -> list[Sample]:
 
 
 def write_dataset(root: Path, samples: list[Sample]) -> Path:
-    Dataset(root).write_shard(0, samples, [], ShardCounts(0, len(samples), len(samples), {}, 0.0, {}))
+    ds = Dataset(root)
+    ds.write_shard(0, samples, [], ShardCounts(0, len(samples), len(samples), {}, 0.0, {}))
+    write_manifest(ds, RunInfo("test", "1", {}, []), ds.done_counts(), 0.0)  # a finished dataset, as stages read
     return root
 
 

@@ -32,7 +32,7 @@ Clean a dataset's samples, shard by shard, into a new dataset folder:
             ", ", $…$ removed; an option's text becomes its letter; answer_type is set
 
 A sample with no question, no usable answer or any unusable image goes to rejected/ with its
-reason (e.g. image_truncated, missing_answer, answer_unextracted), never silently. The text
+reason (e.g. image_truncated, missing_answer, answer_unextracted, text_too_long), never silently. The text
 before cleaning is kept in meta original_question / original_answer.
 
 With --llm, each kept question also gets one LLM cleaning request (translate, strip noise,
@@ -77,6 +77,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-aspect", type=_aspect, default=200.0, metavar="R",
                    help="reject images whose long/short side ratio exceeds R; Qwen-VL processors fail "
                         "above 200 (default 200; 0 = off)")
+    p.add_argument("--max-text-chars", type=_positive_int, default=100_000, metavar="N",
+                   help="reject a sample whose question, an option or the answer is longer than N characters "
+                        "(text_too_long), before any other step; the longest question of the MMFineReason "
+                        "sample has 2,323 (default 100000)")
     p.add_argument("--llm", metavar="MODEL_SPEC",
                    help="also clean each question with this model (e.g. openai://host:8000/v1/<model>, hf:<path>)")
     p.add_argument("--llm-prompt", default="clean", metavar="NAME|FILE",
@@ -92,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
     paths = source.shard_paths()
     if not paths:
         raise DatasetError(f"{args.dir}: no shards in data/ (nothing to clean)")
-    stage = CleanStage(max_side=args.max_side, max_aspect=args.max_aspect)
+    stage = CleanStage(max_side=args.max_side, max_aspect=args.max_aspect, max_text_chars=args.max_text_chars)
     inputs = [str(Path(args.dir).resolve())]
     if args.llm:
         return _run_with_llm(args, stage, paths, inputs, source.manifest())

@@ -10,6 +10,7 @@ manifest can count them and a reviewer can find a sample changed by a given rule
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable
@@ -75,17 +76,29 @@ def cut(pattern: re.Pattern[str], text: str, keep: Callable[[re.Match[str]], str
         had_space = m.group(0) != m.group(0).strip(" \t")
         return kept + " " if had_space or (prev.isascii() and prev.isalnum() and nxt.isascii()) else kept
 
-    # The spaces around a match are removed by the pattern itself so repl can replace them.
-    wrapped = re.compile(r"[ \t]*(?:" + pattern.pattern + r")[ \t]*", pattern.flags)
-    return wrapped.sub(repl, text)
+    return _spaced(pattern).sub(repl, text)
+
+
+@functools.lru_cache(maxsize=32)
+def _spaced(pattern: re.Pattern[str]) -> re.Pattern[str]:
+    """``pattern`` with the spaces around it, so a replacement can take them away.
+
+    The leading run is only tried from its first character (the lookbehind): a plain
+    ``[ \t]*`` is retried from every position of a long run of spaces, which makes one
+    indented line of n spaces cost n² steps. Matches are the same, since a match that could
+    begin inside a run also begins at the run's start.
+    """
+    return re.compile(r"(?<![ \t])[ \t]*(?:" + pattern.pattern + r")[ \t]*", pattern.flags)
 
 
 #: Exactly ``<image>``: numbered references such as ``<image 2>`` (MMMU) name a particular image
 #: and carry meaning, so they stay.
 _IMAGE_TAG_RE = re.compile(r"<image>", re.IGNORECASE)
 _URL_CORE = r"(?:https?://|ftp://|www\.)[^\s<>\"'，。、；（）【】]+"
-_MD_IMAGE_RE = re.compile(r"!\[[^\]\n]*\]\(\s*" + _URL_CORE + r"\s*\)")
-_MD_LINK_RE = re.compile(r"\[([^\]\n]+)\]\(\s*" + _URL_CORE + r"\s*\)")
+#: Link text holds no ``[``: then a search from each ``[`` stops at the next one, and a line of
+#: n brackets costs n steps, not n² (nested brackets in link text do not occur in questions).
+_MD_IMAGE_RE = re.compile(r"!\[[^\[\]\n]*\]\(\s*" + _URL_CORE + r"\s*\)")
+_MD_LINK_RE = re.compile(r"\[([^\[\]\n]+)\]\(\s*" + _URL_CORE + r"\s*\)")
 _BRACKETED_URL_RE = re.compile(r"[(\[（【]\s*" + _URL_CORE + r"\s*[)\]）】]")
 _URL_RE = re.compile(_URL_CORE)
 

@@ -7,11 +7,12 @@ import os
 
 from finereason.io.ingest import IngestStage, ingest
 from finereason.io.readers import FORMATS, MAP_TARGETS, InputError, plan_input
+from finereason.io.readers.jsonlines import LIMITS
 from finereason.pipeline.engines import engine_from_args
 from finereason.pipeline.options import add_run_options, print_summary
 from finereason.pipeline.progress import say
 
-DESCRIPTION = """\
+DESCRIPTION = f"""\
 Read datasets into one canonical dataset folder (Parquet shards of samples, with every image
 decoded once: sha256, width, height, perceptual hash).
 
@@ -28,7 +29,11 @@ bytes, data:image/...;base64 URIs or HF Image structs. A record with no image is
 sample. Every record that cannot become a sample is written to DIR/rejected/ with a reason
 (bad_json, bad_encoding, missing_question, missing_answer, bad_field, image_missing,
 image_undecodable, image_truncated, image_empty, image_too_large, path_outside_dataset,
-multi_image, ...) and its file:line; the run goes on.
+multi_image, record_error, ...) and its file:line; the run goes on. A file of a folder that
+cannot be read at all (damaged Parquet, not the expected format) is one bad_file rejection, named
+with its reason in the manifest's rejected_files, and the other files are read (--strict stops
+instead). JSON is parsed within limits, each record past them rejected as bad_json or
+bad_encoding: {LIMITS}.
 
 examples:
   finereason ingest release/ --out runs/raw                         # the MMFineReason release
@@ -66,6 +71,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="folder that relative image paths start from and must stay inside (default: the PATH's folder)",
     )
     p.add_argument("--drop-multi-image", action="store_true", help="reject samples with more than one image")
+    p.add_argument(
+        "--strict", action="store_true",
+        help="stop at the first file that cannot be read (default: reject it as one bad_file record, read the rest)",
+    )
     add_run_options(p, shard_size=True)
     p.set_defaults(func=run)
 
@@ -77,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--image-root {args.image_root}: no such folder")
     renames = dict(args.map)
     plans = [
-        plan_input(path, args.format, renames=renames, source=args.source, image_root=args.image_root)
+        plan_input(path, args.format, renames=renames, source=args.source, image_root=args.image_root,
+                   strict=args.strict)
         for path in args.paths
     ]
     for plan in plans:

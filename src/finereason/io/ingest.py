@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from finereason.io.images import ImageDecodeError, make_image
-from finereason.io.readers import MAPPERS, Draft, InputPlan, RawRecord, RecordError, count_records, iter_records
+from finereason.io.readers import BAD_FILE, MAPPERS, Draft, InputPlan, RawRecord, RecordError, count_records, iter_records
 from finereason.io.readers.fields import meta_json, type_name
 from finereason.io.readers.image_refs import load_image
 from finereason.io.readers.jsonlines import parse_line
@@ -63,7 +63,7 @@ class IngestStage:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", category=UserWarning, module="PIL")
             for rec in batch:
-                for out in self._convert(rec):
+                for out in self._safe_convert(rec):
                     if isinstance(out, Sample):
                         kept.append(out)
                     else:
@@ -77,6 +77,14 @@ class IngestStage:
 
     def _reject(self, rec: RawRecord, reason: str, detail: str, sample: Sample | None = None) -> Rejection:
         return Rejection(STAGE, reason, detail, sample=sample, ref=rec.ref)
+
+    def _safe_convert(self, rec: RawRecord) -> list[Sample | Rejection]:
+        """:meth:`_convert`, with any exception it did not foresee made this record's rejection
+        (``record_error`` with the exception's type), so no record can stop the run."""
+        try:
+            return list(self._convert(rec))
+        except Exception as e:  # noqa: BLE001 - whatever it is, it is this record's alone
+            return [self._reject(rec, "record_error", f"{type(e).__name__}: {str(e)[:300]}")]
 
     def _convert(self, rec: RawRecord) -> Iterator[Sample | Rejection]:
         if rec.error is not None:
@@ -128,14 +136,27 @@ class IngestStage:
         return sample
 
 
-def chunk_tasks(plans: list[InputPlan], shard_size: int) -> Iterator[Task]:
-    """Chunk i of the concatenated inputs becomes task (and output shard) i, lazily."""
+def chunk_tasks(plans: list[InputPlan], shard_size: int,
+                bad_files: list[dict[str, str]] | None = None) -> Iterator[Task]:
+    """Chunk i of the concatenated inputs becomes task (and output shard) i, lazily.
+
+    Each file refused whole is appended to ``bad_files`` (path and why) as it is met.
+    """
     records = itertools.chain.from_iterable(iter_records(p) for p in plans)
+    if bad_files is not None:
+        records = _noting_bad_files(records, bad_files)
     for index in itertools.count():
         chunk = tuple(itertools.islice(records, shard_size))
         if not chunk:
             return
         yield Task(index, RawChunk(chunk))
+
+
+def _noting_bad_files(records: Iterator[RawRecord], into: list[dict[str, str]]) -> Iterator[RawRecord]:
+    for rec in records:
+        if rec.error is not None and rec.error[0] == BAD_FILE:
+            into.append({"path": rec.ref, "reason": rec.error[1]})
+        yield rec
 
 
 def ingest(
@@ -166,10 +187,11 @@ def ingest(
             "shard_size": shard_size,
         },
         inputs=[os.path.abspath(p.path) for p in plans],
-        extra={"input_formats": [p.describe() for p in plans]},
+        # Filled while the inputs are read, before the manifest is written at the end.
+        extra={"input_formats": [p.describe() for p in plans], "rejected_files": (bad_files := [])},
     )
     total = None if n is None else -(-n // shard_size)
-    manifest = (engine or LocalEngine(workers)).run_stage(stage, chunk_tasks(plans, shard_size), out, info,
+    manifest = (engine or LocalEngine(workers)).run_stage(stage, chunk_tasks(plans, shard_size, bad_files), out, info,
                                                           workers=workers, total=total, overwrite=overwrite)
     # Inputs without records still make a dataset (empty), so the next stage reads it.
     (Path(out) / "data").mkdir(parents=True, exist_ok=True)

@@ -32,6 +32,11 @@ class DatasetError(UserError):
     """A directory that is not a finereason dataset, or one whose files are damaged."""
 
 
+#: In ``.done/``: the identity of the run that writes the folder (stage, settings, inputs).
+RUN_FILE = "_run.json"
+_TMP_GLOB = ".*.tmp-*"
+
+
 def shard_name(index: int) -> str:
     return f"part-{index:05d}"
 
@@ -79,11 +84,26 @@ class Dataset:
         return self.root / "manifest.json"
 
     def check(self) -> None:
-        """Fail with one clear line if ``root`` is not a dataset."""
+        """Fail with one clear line if ``root`` is not a finished dataset.
+
+        A run writes ``manifest.json`` last, after every shard, so a folder without one is an
+        interrupted run (or not ours): reading it would pass on a part of the data as if whole.
+        """
         if not self.root.is_dir():
             raise DatasetError(f"{self.root}: no such dataset directory")
         if not (self.root / "data").is_dir():
             raise DatasetError(f"{self.root}: not a finereason dataset (expected a data/ folder of Parquet shards)")
+        if not self.manifest_path.is_file():
+            run = self.root / ".done" / RUN_FILE
+            try:
+                stage = json.loads(run.read_text()).get("stage") if run.is_file() else None
+            except (OSError, ValueError, AttributeError):
+                stage = None
+            made_by = f"`finereason {stage}`" if isinstance(stage, str) else "the stage that made it"
+            raise DatasetError(
+                f"{self.root}: an unfinished dataset (no manifest.json: the run that writes it was interrupted); "
+                f"rerun {made_by} with the same arguments to finish it, then read it"
+            )
 
     def shard_paths(self) -> list[Path]:
         self.check()
@@ -109,6 +129,18 @@ class Dataset:
         return pa.concat_tables([pq.read_table(p) for p in paths]) if paths else None
 
     # ---- writing -------------------------------------------------------------------------
+    def begin(self) -> None:
+        """Mark the folder as being (re)written: no finished manifest, no temporary files.
+
+        A temporary file left by a killed writer is never committed by anyone (its name holds a
+        dead process's id), so a new run removes them; an old manifest would let the next stage
+        read the folder before this run has finished.
+        """
+        self.manifest_path.unlink(missing_ok=True)
+        for folder in (self.root, self.root / "data", self.root / "rejected", self.root / ".done"):
+            for tmp in folder.glob(_TMP_GLOB):
+                tmp.unlink(missing_ok=True)
+
     def is_done(self, index: int) -> bool:
         return (self.root / ".done" / f"{shard_name(index)}.json").exists()
 

@@ -69,6 +69,7 @@ def prepare_output(out: Dataset, info: RunInfo, overwrite: bool) -> None:
                 )
     elif out.root.exists() and any(out.root.iterdir()):
         raise DatasetError(f"{out.root} exists and is not a run of this stage; use another --out or --overwrite")
+    out.begin()
     atomic_write_json(run_file, info.identity())
 
 

@@ -25,18 +25,33 @@ MAPPERS: dict[str, Mapper] = {
 #: Every field name some mapping understands: the targets ``--map SRC=DST`` may name.
 MAP_TARGETS = generic.KNOWN | llava.KNOWN | mmfinereason.KNOWN
 
+#: The rejection reason of a whole file that could not be read.
+BAD_FILE = "bad_file"
+
 #: Above this many bytes of JSON Lines, the progress bar goes without a total rather than
 #: reading the input twice.
 COUNT_LIMIT_BYTES = 2 << 30
 
 
 def iter_records(plan: InputPlan) -> Iterator[RawRecord]:
-    """The raw records of one input, file by file, in order."""
+    """The raw records of one input, file by file, in order.
+
+    A file refused while planning, or one that fails part-way (an I/O error, a damaged Parquet
+    page), is one ``bad_file`` record after whatever it yielded, and the next file is read; with
+    ``plan.strict`` that stops the command instead.
+    """
+    for path, why in plan.bad_files:
+        yield RawRecord(path, path, plan.mapper, plan.source, plan.root, plan.root, error=(BAD_FILE, why))
     for f in plan.files:
         try:
             yield from _file_records(plan, f)
-        except OSError as e:
-            raise InputError(f"{f.path}: cannot read ({e.strerror or e})") from e
+        except Exception as e:  # noqa: BLE001 - any failure of one file is that file's rejection
+            why = f"{f.path}: cannot read ({e.strerror or e})" if isinstance(e, OSError) else str(e)
+            if not isinstance(e, (OSError, InputError)):
+                why = f"{f.path}: {type(e).__name__}: {e}"
+            if plan.strict:
+                raise InputError(why) from e
+            yield RawRecord(str(f.path), f.key, plan.mapper, plan.source, plan.root, plan.root, error=(BAD_FILE, why))
 
 
 def _file_records(plan: InputPlan, f: InputFile) -> Iterator[RawRecord]:
@@ -65,8 +80,16 @@ def _file_records(plan: InputPlan, f: InputFile) -> Iterator[RawRecord]:
 
 
 def count_records(plans: list[InputPlan]) -> int | None:
-    """How many raw records there are, when that is cheap to know (for the progress bar)."""
-    total = 0
+    """How many raw records there are, when that is cheap to know (for the progress bar);
+    ``None`` when it is not, or when a file cannot be counted (reading it will say why)."""
+    try:
+        return _count_records(plans)
+    except (OSError, InputError):
+        return None
+
+
+def _count_records(plans: list[InputPlan]) -> int | None:
+    total = sum(len(p.bad_files) for p in plans)
     jsonl = [f for p in plans for f in p.files if f.container == "jsonl"]
     if any(f.container == "json" for p in plans for f in p.files):
         return None
@@ -82,6 +105,6 @@ def count_records(plans: list[InputPlan]) -> int | None:
 
 
 __all__ = [
-    "FORMATS", "MAPPERS", "MAP_TARGETS", "Draft", "InputError", "InputPlan", "RawRecord", "RecordError",
+    "BAD_FILE", "FORMATS", "MAPPERS", "MAP_TARGETS", "Draft", "InputError", "InputPlan", "RawRecord", "RecordError",
     "count_records", "iter_records", "plan_input",
 ]

@@ -71,6 +71,10 @@ class InputPlan:
     source: str
     why: str
     notes: list[str] = field(default_factory=list)
+    #: ``(path, why)`` of files in a folder refused whole (unreadable, wrong container); each
+    #: becomes one ``bad_file`` rejection so the rest of the folder is read (not with ``strict``).
+    bad_files: list[tuple[str, str]] = field(default_factory=list)
+    strict: bool = False
 
     def describe(self) -> str:
         kinds = sorted({_CONTAINER_NAMES[f.container] for f in self.files}) or ["no data"]
@@ -175,8 +179,15 @@ def plan_input(
     renames: dict[str, str] | None = None,
     source: str | None = None,
     image_root: str | None = None,
+    strict: bool = False,
 ) -> InputPlan:
-    """Check one PATH against ``fmt`` (or detect it) and list its data files in reading order."""
+    """Check one PATH against ``fmt`` (or detect it) and list its data files in reading order.
+
+    A file of a folder that cannot be read as ``fmt`` is set aside in ``bad_files`` and the rest
+    is read; a JSON Lines file whose first lines are broken is still read line by line (each broken
+    line its own rejection). With ``strict``, or when nothing at all is readable, the first such
+    problem stops the command instead.
+    """
     if fmt not in FORMATS:
         raise InputError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     p = Path(path)
@@ -188,25 +199,52 @@ def plan_input(
     folder = p if p.is_dir() else p.parent
     files: list[InputFile] = []
     notes: list[str] = []
+    bad_files: list[tuple[str, str]] = []
+    one_file = not p.is_dir()
+
+    def set_aside(fp: Path, e: InputError) -> None:
+        if strict or one_file:
+            raise e
+        bad_files.append((str(fp), str(e)))
+
     for fp in paths:
-        container = sniff(fp)
+        try:
+            container = sniff(fp)
+        except InputError as e:
+            set_aside(fp, e)
+            continue
         if container is None:
             notes.append(f"{fp}: empty file, no records")
             continue
         if container not in _CONTAINERS[fmt]:
-            raise InputError(
+            set_aside(fp, InputError(
                 f"{fp}: this is {_CONTAINER_NAMES[container]}, but --format {fmt} expects {_EXPECTED[fmt]}"
                 + ("" if fmt == "auto" else "; try --format auto")
-            )
+            ))
+            continue
         key = fp.relative_to(folder).as_posix() if p.is_dir() else fp.name
         files.append(InputFile(fp, key, container))
     renames = renames or {}
     fields = None
-    for f in files:
-        fields = _first_fields(f)
+    problems: list[InputError] = []
+    for f in list(files):
+        try:
+            fields = _first_fields(f)
+        except InputError as e:
+            if strict:
+                raise
+            problems.append(e)
+            if f.container != "jsonl":
+                files.remove(f)
+                set_aside(f.path, e)
+            else:
+                notes.append(f"{e}; read line by line, each broken line rejected")
+            continue
         if fields is not None:
             fields = {renames.get(name, name) for name in fields}
             break
+    if fields is None and problems:
+        raise problems[0]
     mapper, why = _mapper(fmt, fields, files[0].path if files else p)
     chosen = fmt
     if fmt == "auto":
@@ -232,4 +270,6 @@ def plan_input(
         source=source or (p.stem if p.is_file() else p.resolve().name),
         why=why,
         notes=notes,
+        bad_files=bad_files,
+        strict=strict,
     )

@@ -12,6 +12,8 @@ import base64
 import binascii
 import functools
 import os
+import re
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +25,8 @@ from finereason.io.readers.fields import bad_field
 MAX_IMAGE_FILE_BYTES = 256 << 20
 
 _REMOTE_SCHEMES = ("http://", "https://", "s3://", "gs://", "hf://", "ftp://")
+#: ``scheme://`` (RFC 3986 scheme syntax); a Windows drive letter (``C:\\``) has no ``//``.
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://")
 
 
 def image_values(data: dict[str, Any]) -> list[Any]:
@@ -69,7 +73,22 @@ def load_image(value: Any, base: str, root: str) -> tuple[bytes, str | None]:
         return _data_uri(value), None
     if value.lower().startswith(_REMOTE_SCHEMES):
         raise RecordError("image_remote", f"{value[:200]}: URLs are not fetched; download the images first")
+    if value.lower().startswith("file:"):
+        return _read_inside(_file_uri_path(value), base, root), value
+    if _SCHEME.match(value):
+        raise RecordError(
+            "image_unsupported_scheme",
+            f"{value[:200]}: unsupported URI scheme; use a path, file://, a data: URI or inline bytes")
     return _read_inside(value, base, root), value
+
+
+def _file_uri_path(uri: str) -> str:
+    """The local path of a ``file:`` URI (RFC 8089); one naming another host is refused."""
+    parts = urllib.parse.urlsplit(uri)
+    if parts.netloc not in ("", "localhost"):
+        raise RecordError("image_unsupported_scheme", f"{uri[:200]}: a file URI on host {parts.netloc!r}; "
+                          "only local files are read")
+    return urllib.parse.unquote(parts.path)
 
 
 def _data_uri(uri: str) -> bytes:
@@ -86,13 +105,21 @@ def _read_inside(path: str, base: str, root: str) -> bytes:
     if "\x00" in path:
         raise bad_field("image", "a path without NUL bytes", path)
     full = Path(path) if os.path.isabs(path) else Path(base) / path
-    # resolve() follows every symlink that exists, so a link pointing out of the dataset is
-    # caught here; the check comes before any existence test so nothing outside is probed.
-    real = full.resolve()
+    outside = RecordError("path_outside_dataset", f"{path}: resolves outside {root}; refused, not read (see --image-root)")
+    # First lexically (".." folded, nothing touched on disk), so a path that names a place
+    # outside the dataset is refused without probing it; then resolve() follows every symlink,
+    # so a link inside that points out of the dataset is caught too.
+    lexical = Path(os.path.normpath(full))
+    if not (lexical.is_relative_to(os.path.abspath(root)) or lexical.is_relative_to(_real(root))):
+        raise outside
+    try:
+        real = full.resolve()
+    except RuntimeError as e:  # Python < 3.13 reports a symlink loop as RuntimeError
+        raise RecordError("image_unreadable", f"{path}: {e}") from None
+    except OSError as e:  # ELOOP from 3.13 on, and any other failure while following links
+        raise RecordError("image_unreadable", f"{path}: {e.strerror or e}") from None
     if not real.is_relative_to(_real(root)):
-        raise RecordError(
-            "path_outside_dataset", f"{path}: resolves outside {root}; refused, not read (see --image-root)"
-        )
+        raise outside
     try:
         st = real.stat()
     except FileNotFoundError:

@@ -20,6 +20,13 @@ from finereason.io.readers.base import InputError, RecordError
 _CHUNK = 1 << 20
 #: Longest JSON line read; records with inline images are a few MB, a line of GBs is an accident.
 MAX_LINE_BYTES = 256 << 20
+#: Deepest nesting of arrays and objects accepted in one record (real records nest 3-4 deep).
+MAX_DEPTH = 64
+#: Most digits in one integer literal (ids and counts have a few dozen; Python caps int parsing at 4300).
+MAX_INT_DIGITS = 100
+#: The limits in words, for ``--help`` and rejection details.
+LIMITS = (f"a line of at most {MAX_LINE_BYTES >> 20} MB, nesting at most {MAX_DEPTH} deep, "
+          f"integers of at most {MAX_INT_DIGITS} digits, strings of valid Unicode")
 _BLANK = " \t\r\n"
 
 
@@ -44,16 +51,70 @@ def iter_lines(path: Path) -> Iterator[tuple[int, bytes | RecordError]]:
                 yield number, line
 
 
+def _int(digits: str) -> int:
+    if len(digits.lstrip("-")) > MAX_INT_DIGITS:
+        raise RecordError("bad_json", f"an integer of {len(digits.lstrip('-'))} digits (limit {MAX_INT_DIGITS})")
+    return int(digits)
+
+
+_DECODER = json.JSONDecoder(parse_int=_int)
+
+
+def loads(text: str) -> Any:
+    """``json.loads`` within :data:`LIMITS`: anything outside them is a :class:`RecordError`.
+
+    The standard parser recurses (a line nested 100,000 deep is a ``RecursionError``) and turns
+    JSON escapes into lone surrogates (``"\\ud800"``) that no UTF-8 writer accepts, so both are
+    caught here, where they are one record's problem, and not when the shard is written.
+    """
+    try:
+        value = _DECODER.decode(text)
+    except json.JSONDecodeError as e:
+        raise RecordError("bad_json", f"{e.msg} at column {e.colno}: {text.strip()[:200]!r}") from e
+    except RecursionError:
+        raise RecordError("bad_json", f"nested deeper than {MAX_DEPTH} levels") from None
+    check_value(value)
+    return value
+
+
+def check_value(value: Any) -> None:
+    """Refuse a parsed record nested deeper than :data:`MAX_DEPTH` or holding text that is not
+    valid Unicode (lone surrogates). Iterative, so any depth is safe to inspect; linear in size."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            _check_text(item)
+        elif isinstance(item, (dict, list)):
+            if depth > MAX_DEPTH:
+                raise RecordError("bad_json", f"nested deeper than {MAX_DEPTH} levels")
+            if isinstance(item, dict):
+                for k, v in item.items():
+                    _check_text(k)
+                    stack.append((v, depth + 1))
+            else:
+                stack.extend((v, depth + 1) for v in item)
+
+
+def _check_text(text: str) -> None:
+    if text.isascii():
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise RecordError(
+            "bad_encoding", f"a string holds {text[e.start]!r} at character {e.start + 1}, a lone surrogate "
+            "(not valid Unicode, cannot be stored as UTF-8)") from None
+
+
 def parse_line(line: bytes) -> Any:
-    """Decode one JSON line: ``bad_encoding`` for non-UTF-8 bytes, ``bad_json`` for broken JSON."""
+    """Decode one JSON line within :data:`LIMITS`: ``bad_encoding`` for bytes or escapes that are not
+    UTF-8 text, ``bad_json`` for broken JSON or JSON past the limits."""
     try:
         text = line.decode("utf-8")
     except UnicodeDecodeError as e:
         raise RecordError("bad_encoding", f"byte 0x{line[e.start]:02x} at column {e.start + 1} is not UTF-8") from e
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as e:
-        raise RecordError("bad_json", f"{e.msg} at column {e.colno}: {text.strip()[:200]!r}") from e
+    return loads(text)
 
 
 class _Window:
@@ -109,7 +170,6 @@ def iter_array(path: Path) -> Iterator[tuple[int, Any]]:
     A broken element yields a :class:`RecordError` in its place; since an array cannot be
     resynchronised after broken JSON, the rest of the file then ends in that one rejection.
     """
-    decoder = json.JSONDecoder()
     with open(path, "rb") as f:
         w = _Window(f)
         c = w.peek()
@@ -127,14 +187,19 @@ def iter_array(path: Path) -> Iterator[tuple[int, Any]]:
         while True:
             w.peek()  # raw_decode does not skip leading whitespace
             try:
-                obj, text = w.value(decoder)
-            except json.JSONDecodeError as e:
-                yield index, RecordError("bad_json", f"element {index}: {e.msg}; the rest of the array is unreadable")
+                obj, text = w.value(_DECODER)
+            except (json.JSONDecodeError, RecursionError, RecordError) as e:
+                why = e.msg if isinstance(e, json.JSONDecodeError) else (
+                    e.detail if isinstance(e, RecordError) else f"nested deeper than {MAX_DEPTH} levels")
+                yield index, RecordError("bad_json", f"element {index}: {why}; the rest of the array is unreadable")
                 return
             try:
                 text.encode("utf-8")
+                check_value(obj)
             except UnicodeEncodeError:
                 yield index, RecordError("bad_encoding", f"element {index} holds bytes that are not UTF-8")
+            except RecordError as e:
+                yield index, RecordError(e.reason, f"element {index}: {e.detail}")
             else:
                 yield index, obj
             index += 1
