@@ -59,6 +59,22 @@ class Progress:
         return self.completion_tokens / self.elapsed if self.elapsed > 0 else 0.0
 
 
+def _non_empty(completions: list[Completion]) -> list[Completion]:
+    """Refuse a reply with an empty or null completion as a failed attempt (``empty_completion``).
+
+    A server that answers 200 with ``content: null`` (an overloaded or crashed worker) has not
+    answered: counted as success, the sample would be journaled as done with no response and
+    never asked again. As a failed attempt it is retried, and if it stays empty the request fails
+    and a rerun asks again. A completion that stops at the length limit with no text at all is
+    empty too: nothing in it can be kept.
+    """
+    if not completions or any(not (c.text or "").strip() for c in completions):
+        empty = sum(not (c.text or "").strip() for c in completions)
+        raise ModelError("empty_completion", f"{empty} of {len(completions)} completions empty or null",
+                         retryable=True)
+    return completions
+
+
 class ModelClient:
     """Journaled, retried, concurrency-bounded access to a :class:`Model`.
 
@@ -160,7 +176,7 @@ class ModelClient:
         attempt = 0
         while True:
             try:
-                return await self.model.complete(messages, params)
+                return _non_empty(await self.model.complete(messages, params))
             except ModelError as exc:
                 if not exc.retryable or attempt >= self.retries:
                     if attempt:

@@ -51,6 +51,16 @@ def _open_clients() -> list[LazyClient]:
     return [c for c in (r() for r in _opened) if c is not None]
 
 
+def retries_by_reason() -> dict[str, int]:
+    """Retried attempts by reason, over every client open in this process (for a manifest)."""
+    total: dict[str, int] = {}
+    for lazy in _open_clients():
+        if lazy._client is not None:
+            for reason, n in lazy._client.usage.retry_reasons.items():
+                total[reason] = total.get(reason, 0) + n
+    return dict(sorted(total.items()))
+
+
 def share_run(share: RunShare) -> None:
     """Set how clients opened from now on in this process share the run (see :class:`RunShare`)."""
     global _share

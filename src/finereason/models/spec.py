@@ -18,6 +18,7 @@ Accepted forms::
 from __future__ import annotations
 
 import importlib
+import re
 from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -59,6 +60,25 @@ class ModelSpec:
         return f"{self.kind}:{self.model}"
 
 
+#: ``scheme://user[:password]@host``: credentials written into a URL.
+_USERINFO_RE = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s,]*@")
+
+
+def _refuse_credentials(spec: str, kind: str, rest: str) -> None:
+    """A spec is stored in manifests, journals, done-markers and every sample's meta, and its model
+    name is sent in every request: a password in it would be written everywhere. So a URL with
+    ``user:password@`` is refused, and so is a second ``@`` in ``<model>@<url>`` (no served model
+    name has one; ``m@user:pw@host`` does). The message never repeats the spec, which holds the
+    secret, and says where a key goes instead."""
+    model = rest.rpartition("@")[0] if not rest.startswith("//") else ""
+    if _USERINFO_RE.search(spec) or "@" in model:
+        raise SpecError(
+            f"model spec {kind}:… (not repeated here): credentials in an endpoint URL (user:password@) "
+            "are not accepted, since the spec is stored in manifests and journals and sent to the server; "
+            "put the key in FINEREASON_API_KEY (or OPENAI_API_KEY) and give the URL without it"
+        )
+
+
 def _normalize_base_url(url: str, spec: str) -> str:
     url = url.strip()
     if "://" not in url:
@@ -79,6 +99,7 @@ def _normalize_base_url(url: str, spec: str) -> str:
 
 
 def _parse_openai(spec: str, rest: str) -> ModelSpec:
+    _refuse_credentials(spec, spec.partition(":")[0], rest)
     if rest.startswith("//"):
         # openai://host:port/v1/<model>: the model may itself contain slashes (Org/Name).
         after = rest[2:]

@@ -173,7 +173,10 @@ async def run_async_stage(
             await asyncio.gather(*(one(t, bar) for t in tasks if t.index not in finished))
         finally:
             tick.cancel()
-    return write_manifest(out, info, out.done_counts(), time.time() - started)
+    from finereason.models.session import retries_by_reason  # models are loaded only by model stages
+
+    return write_manifest(out, info, out.done_counts(), time.time() - started,
+                          stats={"retries_by_reason": retries_by_reason()})
 
 
 def map_jobs(fn: Callable[[J], R], jobs: Sequence[J], *, workers: int | None = None, description: str,
