@@ -15,12 +15,12 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from multiprocessing import get_context
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from pathlib import Path
 from typing import Any, TypeVar
 
 from finereason.io.store import Dataset, DatasetError, ShardCounts, atomic_write_json
+from finereason.pipeline.lifeline import worker_pool
 from finereason.pipeline.manifest import RunInfo, write_manifest
 from finereason.pipeline.progress import StageProgress
 from finereason.pipeline.stage import AsyncStage, Stage, StageResult, Task
@@ -104,8 +104,7 @@ def run_stage(
                 bar.advance()
                 bar.status(_status(done))
         else:
-            # forkserver: workers do not inherit the parent's threads (rich's refresh thread).
-            with ProcessPoolExecutor(workers, mp_context=get_context("forkserver")) as pool:
+            with worker_pool(workers) as pool:
                 inflight: set[Future[ShardCounts]] = set()
                 for task in pending:
                     inflight.add(pool.submit(run_one, stage, task, str(out.root)))
@@ -196,7 +195,7 @@ def map_jobs(fn: Callable[[J], R], jobs: Sequence[J], *, workers: int | None = N
                 results[i] = fn(job)
                 bar.advance()
         else:
-            with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=get_context("forkserver")) as pool:
+            with worker_pool(min(workers, len(jobs))) as pool:
                 inflight: dict[Future[R], int] = {}
                 for i, job in enumerate(jobs):
                     inflight[pool.submit(fn, job)] = i

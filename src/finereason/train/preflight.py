@@ -19,9 +19,7 @@ import hashlib
 import json
 import shutil
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from finereason.io.store import atomic_write_json
+from finereason.pipeline.lifeline import worker_pool
 from finereason.pipeline.progress import StageProgress, say
 from finereason.train.data import PixelBounds, SampleError, example_from_row, file_rows, iter_file
 
@@ -164,7 +163,7 @@ def run_preflight(
                 _encode_file(spec, files[i], take[i], outs[i], encoder)
                 bar.advance()
         else:
-            with ProcessPoolExecutor(min(workers, len(todo)), mp_context=get_context("forkserver")) as pool:
+            with worker_pool(min(workers, len(todo))) as pool:
                 for _ in pool.map(_encode_file, [spec] * len(todo), [files[i] for i in todo],
                                   [take[i] for i in todo], [outs[i] for i in todo]):
                     bar.advance()

@@ -14,6 +14,8 @@ import os
 import sys
 from typing import IO, Any, Callable
 
+from finereason.pipeline.lifeline import watch_parent
+
 
 def _resolve(task: str) -> Callable[..., Any]:
     module, _, name = task.partition(":")
@@ -42,7 +44,11 @@ def serve(task: str, inp: IO[str], out: IO[str]) -> None:
 
 
 def main() -> None:
-    """Keep the protocol on the real stdout; send every other print (sympy, user code) to stderr."""
+    """Keep the protocol on the real stdout; send every other print (sympy, user code) to stderr.
+
+    Exits with the process that started it, even mid-task (a sympy call can run for minutes).
+    """
+    watch_parent(os.getppid())
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     serve(sys.argv[1], sys.stdin, protocol_out)

@@ -1,0 +1,69 @@
+"""``kill -9`` of the main process only leaves nothing running: pool workers, the forkserver and the
+resource tracker all exit within seconds (issue 17), and a rerun clears the dead run's temp files."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from finereason.cli import main
+
+
+def _session(sid: int) -> list[psutil.Process]:
+    out = []
+    for p in psutil.process_iter():
+        try:
+            if os.getsid(p.pid) == sid and p.status() != psutil.STATUS_ZOMBIE:
+                out.append(p)
+        except (ProcessLookupError, psutil.NoSuchProcess, PermissionError):
+            continue
+    return out
+
+
+@pytest.fixture
+def records(tmp_path: Path) -> Path:
+    path = tmp_path / "qa.jsonl"
+    with path.open("w") as f:
+        for i in range(40_000):
+            f.write(json.dumps({"question": f"What is {i} plus {i}? " * 20, "answer": str(2 * i)}) + "\n")
+    return path
+
+
+def test_kill_9_of_the_main_process_leaves_no_process(records: Path, tmp_path: Path) -> None:
+    out = tmp_path / "raw"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "finereason.cli", "ingest", str(records), "--out", str(out), "--workers", "2",
+         "--shard-size", "100"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        # Wait until the pool is up and working: the main process, a forkserver, two workers.
+        while len(_session(proc.pid)) < 4 or not list((out / ".done").glob("part-*.json")):
+            assert proc.poll() is None, "ingest ended before it could be killed"
+            assert time.monotonic() < deadline, "the pool never started"
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait()
+        t0 = time.monotonic()
+        while _session(proc.pid) and time.monotonic() - t0 < 10:
+            time.sleep(0.1)
+        left = [(p.pid, " ".join(p.cmdline())[:120]) for p in _session(proc.pid)]
+        assert left == [], f"still running 10 s after kill -9 of the main process: {left}"
+        assert len(list((out / ".done").glob("part-*.json"))) < 400  # it was killed mid-run
+    finally:
+        for p in _session(proc.pid):  # only if the assertion failed: leave nothing behind
+            p.kill()
+    # The rerun finishes the job and leaves no temp file of the killed run behind.
+    (out / "data" / ".part-00399.parquet.tmp-999999").write_bytes(b"half a shard")
+    assert main(["ingest", str(records), "--out", str(out), "--workers", "1", "--shard-size", "100"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["records_out"] == 40_000
+    assert [p.name for p in out.rglob("*.tmp-*")] == []
