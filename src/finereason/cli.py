@@ -11,7 +11,7 @@ import importlib
 import sys
 
 from finereason import __version__
-from finereason.errors import UserError
+from finereason.errors import UserError, disk_full
 
 #: Modules that add subcommands, in the order ``--help`` lists them (pipeline order).
 COMMAND_MODULES = [
@@ -74,6 +74,12 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as e:
         print(f"finereason: error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        line = disk_full(e, getattr(args, "out", None))
+        if line is None:
+            raise
+        print(f"finereason: error: {line}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("finereason: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130

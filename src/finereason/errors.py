@@ -4,6 +4,20 @@ The CLI prints these as one ``finereason: error: …`` line instead of a traceba
 else is a bug and keeps its traceback.
 """
 
+import errno
+
 
 class UserError(ValueError):
     """An error whose message alone tells the user what to fix."""
+
+
+def disk_full(exc: BaseException, where: str | None = None) -> str | None:
+    """One line for a full disk or quota (``ENOSPC``/``EDQUOT``, also as pyarrow words it), naming
+    the path being written (the exception's, else ``where``); ``None`` for any other error."""
+    if not isinstance(exc, OSError):
+        return None
+    if exc.errno not in (errno.ENOSPC, errno.EDQUOT) and "No space left on device" not in str(exc):
+        return None
+    path = exc.filename or where or "the output folder"
+    return (f"no space left on device writing {path}; free space (or give another --out) and rerun "
+            "the same command to resume")

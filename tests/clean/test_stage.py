@@ -204,3 +204,20 @@ def test_stage_is_picklable_and_versioned() -> None:
     clone = pickle.loads(pickle.dumps(stage))
     assert clone == stage and clone.name == "clean" and clone.version
     assert clone.settings()["max_side"] == 1024
+
+
+def test_a_full_disk_is_one_line_naming_the_file(tmp_path: Path, capsys, monkeypatch) -> None:
+    """ENOSPC is one error line with the path, no traceback. The error is pyarrow's own, as it
+    raised it writing to /dev/full (errno 28, no file name); raised here because pyarrow reports
+    it for /dev/full only for some tables."""
+    import finereason.io.store as store
+
+    def full(table, where, **kw):
+        raise OSError(28, "Error writing bytes to file. Detail: [errno 28] No space left on device")
+
+    write_dataset(tmp_path / "raw", [[make_sample("What is 1+1?", "2")]])
+    monkeypatch.setattr(store.pq, "write_table", full)
+    assert main(["clean", str(tmp_path / "raw"), "--out", str(tmp_path / "out"), "--workers", "1"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("finereason: error: no space left on device writing ")
+    assert str(tmp_path / "out" / "data" / "part-00000.parquet") in err[0]

@@ -14,6 +14,7 @@ unfinished shards.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterator
@@ -43,8 +44,21 @@ def shard_name(index: int) -> str:
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_bytes(data)
+    with _naming(path):
+        tmp.write_bytes(data)
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def _naming(path: Path) -> Iterator[None]:
+    """Give an ``OSError`` without a file name (pyarrow's, a full disk's) the path being written,
+    so the one line the CLI prints says where."""
+    try:
+        yield
+    except OSError as e:
+        if e.filename is None:
+            raise OSError(e.errno, e.strerror or str(e), str(path)) from e
+        raise
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -56,7 +70,8 @@ def _atomic_write_table(path: Path, table: pa.Table) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     # Images are already compressed: zstd on the rest, and row groups small enough to stream.
-    pq.write_table(table, tmp, compression="zstd", row_group_size=256)
+    with _naming(path):
+        pq.write_table(table, tmp, compression="zstd", row_group_size=256)
     os.replace(tmp, path)
 
 
