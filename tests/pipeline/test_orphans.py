@@ -37,7 +37,7 @@ def records(tmp_path: Path) -> Path:
     return path
 
 
-def test_kill_9_of_the_main_process_leaves_no_process(records: Path, tmp_path: Path) -> None:
+def test_kill_9_of_the_main_process_leaves_no_process(records: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "raw"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     proc = subprocess.Popen(
@@ -62,6 +62,9 @@ def test_kill_9_of_the_main_process_leaves_no_process(records: Path, tmp_path: P
     finally:
         for p in _session(proc.pid):  # only if the assertion failed: leave nothing behind
             p.kill()
+    # The killed run's folder is unfinished: the next stage refuses it, naming the stage to rerun.
+    assert main(["clean", str(out), "--out", str(tmp_path / "clean")]) == 2
+    assert "rerun `finereason ingest`" in capsys.readouterr().err
     # The rerun finishes the job and leaves no temp file of the killed run behind.
     (out / "data" / ".part-00399.parquet.tmp-999999").write_bytes(b"half a shard")
     assert main(["ingest", str(records), "--out", str(out), "--workers", "1", "--shard-size", "100"]) == 0
