@@ -32,7 +32,7 @@ def _session(sid: int) -> list[psutil.Process]:
 def records(tmp_path: Path) -> Path:
     path = tmp_path / "qa.jsonl"
     with path.open("w") as f:
-        for i in range(40_000):
+        for i in range(12_000):
             f.write(json.dumps({"question": f"What is {i} plus {i}? " * 20, "answer": str(2 * i)}) + "\n")
     return path
 
@@ -58,7 +58,7 @@ def test_kill_9_of_the_main_process_leaves_no_process(records: Path, tmp_path: P
             time.sleep(0.1)
         left = [(p.pid, " ".join(p.cmdline())[:120]) for p in _session(proc.pid)]
         assert left == [], f"still running 10 s after kill -9 of the main process: {left}"
-        assert len(list((out / ".done").glob("part-*.json"))) < 400  # it was killed mid-run
+        assert len(list((out / ".done").glob("part-*.json"))) < 120  # it was killed mid-run
     finally:
         for p in _session(proc.pid):  # only if the assertion failed: leave nothing behind
             p.kill()
@@ -66,7 +66,7 @@ def test_kill_9_of_the_main_process_leaves_no_process(records: Path, tmp_path: P
     assert main(["clean", str(out), "--out", str(tmp_path / "clean")]) == 2
     assert "rerun `finereason ingest`" in capsys.readouterr().err
     # The rerun finishes the job and leaves no temp file of the killed run behind.
-    (out / "data" / ".part-00399.parquet.tmp-999999").write_bytes(b"half a shard")
-    assert main(["ingest", str(records), "--out", str(out), "--workers", "1", "--shard-size", "100"]) == 0
-    assert json.loads((out / "manifest.json").read_text())["records_out"] == 40_000
+    (out / "data" / ".part-00119.parquet.tmp-999999").write_bytes(b"half a shard")
+    assert main(["ingest", str(records), "--out", str(out), "--workers", "2", "--shard-size", "100"]) == 0
+    assert json.loads((out / "manifest.json").read_text())["records_out"] == 12_000
     assert [p.name for p in out.rglob("*.tmp-*")] == []
