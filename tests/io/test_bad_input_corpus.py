@@ -5,6 +5,7 @@ keep every good record and reject every bad one with its reason; nothing stops t
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,10 @@ def corpus(tmp_path: Path) -> dict:
     tail = [good(2000 + k) for k in range(3)]
     (root / "c.jsonl").write_bytes(b"\n".join(broken + [json.dumps(r).encode() for r in tail]) + b"\n")
     good_questions += [r["question"] for r in tail]
+    # A file name that is not UTF-8 (Python holds its bytes as lone surrogates): stored escaped.
+    odd = good(3000)
+    (root / os.fsdecode(b"d\xff.jsonl")).write_bytes(b"{oops\n" + json.dumps(odd).encode() + b"\n")
+    good_questions.append(odd["question"])
     return {"root": root, "expect_ingest": expect_ingest, "good": good_questions, "spaced": spaced["question"],
             "clean_expect": clean_expect, "broken": len(broken)}
 
@@ -117,6 +122,7 @@ def test_ingest_then_clean_keep_every_good_record_and_reject_every_bad_one(corpu
     c_reasons = [why for ref, why in by_ref.items() if ref.startswith(f"{root / 'c.jsonl'}:")]
     assert c_reasons == ["bad_json"] * corpus["broken"]
     assert by_ref[str(root / "b.parquet")] == "bad_file"
+    assert by_ref[f"{root}/d\\xff.jsonl:1"] == "bad_json"
     manifest = ds.manifest()
     assert [f["path"] for f in manifest["rejected_files"]] == [str(root / "b.parquet")]
     assert "unreadable Parquet" in manifest["rejected_files"][0]["reason"]

@@ -63,7 +63,9 @@ def _naming(path: Path) -> Iterator[None]:
 
 def atomic_write_json(path: Path, obj: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_write_bytes(path, (json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode())
+    # backslashreplace: a path with undecodable bytes is written as a \udcNN escape, still valid JSON and UTF-8.
+    text = json.dumps(obj, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+    _atomic_write_bytes(path, text.encode("utf-8", "backslashreplace"))
 
 
 def _atomic_write_table(path: Path, table: pa.Table) -> None:

@@ -49,6 +49,31 @@ class RawRecord:
     data: Any = None
     error: tuple[str, str] | None = None
 
+    def __post_init__(self) -> None:
+        # Stored with the sample or its rejection: made valid UTF-8 here, once for every reader.
+        for name in ("ref", "key", "source"):
+            object.__setattr__(self, name, valid_text(getattr(self, name)))
+        if self.error is not None:
+            object.__setattr__(self, "error", (self.error[0], valid_text(self.error[1])))
+
+
+def valid_text(text: str) -> str:
+    """``text`` as valid UTF-8: a file name's undecodable bytes, which Python holds as lone
+    surrogates, become visible ``\\xNN`` escapes (UTF-8 writers refuse lone surrogates)."""
+    if text.isascii():
+        return text
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace") if _escaped(text) \
+            else text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _escaped(text: str) -> bool:
+    """Whether every lone surrogate in ``text`` is an escaped byte (U+DC80..U+DCFF)."""
+    return all(not 0xD800 <= ord(c) <= 0xDFFF or 0xDC80 <= ord(c) <= 0xDCFF for c in text)
+
 
 @dataclass
 class Draft:
