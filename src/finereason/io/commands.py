@@ -25,7 +25,8 @@ Formats (--format, default auto: detected from extensions, content and folder sh
   hf            a local Hugging Face datasets folder (save_to_disk .arrow files, or data/*.parquet)
 
 Images may be paths (relative to the data file's folder, never outside the input's folder),
-bytes, data:image/...;base64 URIs or HF Image structs. A record with no image is a text-only
+file:// URIs (local, same rule), bytes, data:image/...;base64 URIs or HF Image structs; URLs
+are not fetched (image_remote) and other schemes are refused (image_unsupported_scheme). A record with no image is a text-only
 sample. Every record that cannot become a sample is written to DIR/rejected/ with a reason
 (bad_json, bad_encoding, missing_question, missing_answer, bad_field, image_missing,
 image_undecodable, image_truncated, image_empty, image_too_large, path_outside_dataset,
