@@ -39,6 +39,7 @@ RETRYABLE = {
     "reset_mid": "connection_reset",
     "malformed": "malformed_json",
     "empty": "empty_choices",
+    "null_content": "empty_completion",  # a 200 with nothing in it is a failed request, never done
 }
 WORKER = Path(__file__).with_name("resume_worker.py")
 

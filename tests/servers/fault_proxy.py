@@ -13,6 +13,7 @@ Faults:
     reset_mid    forward, send half the reply's headers, then reset
     malformed    forward, then reply 200 with the upstream body cut in half (invalid JSON)
     empty        reply 200 with ``"choices": []``
+    null_content reply 200 with one choice whose ``content`` is null (an overloaded worker's reply)
     truncate     forward with ``max_tokens`` rewritten to 2, so the real server stops at ``length``
 """
 
@@ -26,7 +27,7 @@ import socket
 import struct
 from collections import Counter, deque
 
-FAULTS = ("400", "500", "429", "hang", "reset", "reset_mid", "malformed", "empty", "truncate")
+FAULTS = ("400", "500", "429", "hang", "reset", "reset_mid", "malformed", "empty", "null_content", "truncate")
 
 
 class FaultProxy:
@@ -91,6 +92,11 @@ class FaultProxy:
                     writer.write(
                         _reply(200, b'{"id":"x","object":"chat.completion","choices":[],"usage":{}}')
                     )
+                    continue
+                if fault == "null_content":
+                    writer.write(_reply(200, b'{"id":"x","object":"chat.completion","choices":[{"index":0,'
+                                             b'"message":{"role":"assistant","content":null},'
+                                             b'"finish_reason":"stop"}],"usage":{"completion_tokens":0}}'))
                     continue
                 if fault == "hang":
                     with contextlib.suppress(ConnectionError):
