@@ -223,3 +223,14 @@ class _TextOnly:
 
     spec = "text-only"
     accepts_images = False
+
+
+def test_retries_by_reason_are_in_the_manifest(bg, problems, tmp_path):
+    dead = FakeServer()
+    port = bg.run(dead.start())
+    bg.run(dead.close())  # connection refused on every attempt
+    out = tmp_path / "d"
+    assert main(["distill", str(problems), "--teacher", f"openai:fake-model@http://127.0.0.1:{port}/v1",
+                 "--max-tokens", "20", "--retries", "1", "--out", str(out)]) == 0
+    stats = Dataset(out).manifest()["stats"]
+    assert stats["failed"] == 12 and stats["retries_by_reason"] == {"connect_error": 12}
