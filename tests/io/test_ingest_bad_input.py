@@ -188,3 +188,25 @@ def test_unreadable_image_file(ingest_cli, tmp_path: Path):
     path = ds / "d.jsonl"
     path.write_text(json.dumps({"question": "q", "answer": "a", "image": "x.png"}) + "\n")
     assert list(ingest_cli(path).reasons().values()) == ["image_unreadable"]
+
+
+def test_nothing_outside_the_dataset_is_probed(ingest_cli, corpus, tmp_path: Path, monkeypatch):
+    """Not even stat'ed: a path or a link leading out is refused from its text alone (issue 17)."""
+    path, _, _ = corpus
+    (path.parent / "images" / "rel_out.png").symlink_to("../../outside/secret.png")
+    with path.open("a") as f:
+        f.write(json.dumps({"question": "relative link out", "answer": "A", "image": "images/rel_out.png"}) + "\n")
+    touched: list[str] = []
+    for name in ("stat", "lstat", "readlink", "open", "access"):
+        real = getattr(os, name)
+
+        def spy(p, *args, _real=real, **kw):
+            touched.append(os.fsdecode(p) if isinstance(p, (str, bytes, os.PathLike)) else str(p))
+            return _real(p, *args, **kw)
+
+        monkeypatch.setattr(os, name, spy)
+    reasons = ingest_cli(path).reasons()  # one worker: the stage runs in this process
+    monkeypatch.undo()
+    assert list(reasons.values()).count("path_outside_dataset") == 4
+    outside = str(tmp_path / "outside")
+    assert touched and [p for p in touched if p.startswith(outside)] == []

@@ -101,25 +101,70 @@ def _data_uri(uri: str) -> bytes:
         raise RecordError("image_undecodable", f"data URI: bad base64 ({e})") from e
 
 
+#: Symlinks followed for one path before it counts as a loop (Linux's own limit is 40).
+MAX_LINKS = 40
+
+
+def _resolve_inside(full: Path, root: str, path: str) -> Path:
+    """``full`` with every symlink followed, one component at a time from the dataset's real
+    folder, refused (``path_outside_dataset``) the moment it would leave that folder.
+
+    Why not ``Path.resolve()`` and a check after: it follows a link that points out of the
+    dataset to its target and looks there (``lstat``, ``readlink``) before the check can refuse
+    it; here a link's target is checked before anything at the target is touched, so nothing
+    outside the dataset is probed. ``..`` is applied to the path as resolved so far, as the
+    kernel does, not folded away first. A loop is ``image_unreadable``.
+    """
+    outside = RecordError("path_outside_dataset", f"{path}: resolves outside {root}; refused, not read (see --image-root)")
+    top = _real(root)
+    pending = _parts_below(full, root, top)
+    if pending is None:
+        raise outside
+    current, links = top, 0
+    while pending:
+        part = pending.pop(0)
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if current == top:
+                raise outside
+            current = current.parent
+            continue
+        step = current / part
+        try:
+            if not step.is_symlink():
+                current = step
+                continue
+            target = os.readlink(step)
+        except OSError as e:
+            raise RecordError("image_unreadable", f"{path}: {e.strerror or e}") from None
+        links += 1
+        if links > MAX_LINKS:
+            raise RecordError("image_unreadable", f"{path}: too many levels of symbolic links (a loop?)")
+        if os.path.isabs(target):
+            below = _parts_below(Path(target), root, top)
+            if below is None:
+                raise outside
+            current, pending = top, below + pending
+        else:
+            pending = list(Path(target).parts) + pending
+    return current
+
+
+def _parts_below(path: Path, root: str, top: Path) -> list[str] | None:
+    """The components of absolute ``path`` below the dataset folder (as given or as resolved), or
+    ``None`` if it does not start there; ``..`` are kept, to be applied while resolving."""
+    for start in (Path(os.path.abspath(root)), top):
+        if path.is_relative_to(start):
+            return list(path.relative_to(start).parts)
+    return None
+
+
 def _read_inside(path: str, base: str, root: str) -> bytes:
     if "\x00" in path:
         raise bad_field("image", "a path without NUL bytes", path)
-    full = Path(path) if os.path.isabs(path) else Path(base) / path
-    outside = RecordError("path_outside_dataset", f"{path}: resolves outside {root}; refused, not read (see --image-root)")
-    # First lexically (".." folded, nothing touched on disk), so a path that names a place
-    # outside the dataset is refused without probing it; then resolve() follows every symlink,
-    # so a link inside that points out of the dataset is caught too.
-    lexical = Path(os.path.normpath(full))
-    if not (lexical.is_relative_to(os.path.abspath(root)) or lexical.is_relative_to(_real(root))):
-        raise outside
-    try:
-        real = full.resolve()
-    except RuntimeError as e:  # Python < 3.13 reports a symlink loop as RuntimeError
-        raise RecordError("image_unreadable", f"{path}: {e}") from None
-    except OSError as e:  # ELOOP from 3.13 on, and any other failure while following links
-        raise RecordError("image_unreadable", f"{path}: {e.strerror or e}") from None
-    if not real.is_relative_to(_real(root)):
-        raise outside
+    full = Path(path) if os.path.isabs(path) else Path(os.path.abspath(base)) / path
+    real = _resolve_inside(full, root, path)
     try:
         st = real.stat()
     except FileNotFoundError:
