@@ -154,8 +154,8 @@ class Dataset:
         read the folder before this run has finished.
         """
         self.manifest_path.unlink(missing_ok=True)
-        for folder in (self.root, self.root / "data", self.root / "rejected", self.root / ".done"):
-            for tmp in folder.glob(_TMP_GLOB):
+        for tmp in self.root.rglob(_TMP_GLOB):  # shards, markers, and stages' work folders (dedup's)
+            if tmp.is_file():
                 tmp.unlink(missing_ok=True)
 
     def is_done(self, index: int) -> bool:

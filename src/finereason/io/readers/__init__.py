@@ -46,8 +46,11 @@ def iter_records(plan: InputPlan) -> Iterator[RawRecord]:
         try:
             yield from _file_records(plan, f)
         except Exception as e:  # noqa: BLE001 - any failure of one file is that file's rejection
-            why = f"{f.path}: cannot read ({e.strerror or e})" if isinstance(e, OSError) else str(e)
-            if not isinstance(e, (OSError, InputError)):
+            if isinstance(e, InputError):
+                why = str(e)
+            elif isinstance(e, OSError):
+                why = f"{f.path}: cannot read ({e.strerror or e})"
+            else:
                 why = f"{f.path}: {type(e).__name__}: {e}"
             if plan.strict:
                 raise InputError(why) from e
