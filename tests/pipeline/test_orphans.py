@@ -70,3 +70,28 @@ def test_kill_9_of_the_main_process_leaves_no_process(records: Path, tmp_path: P
     assert main(["ingest", str(records), "--out", str(out), "--workers", "2", "--shard-size", "100"]) == 0
     assert json.loads((out / "manifest.json").read_text())["records_out"] == 12_000
     assert [p.name for p in out.rglob("*.tmp-*")] == []
+
+
+def test_verify_workers_exit_with_the_main_process_even_mid_task(tmp_path: Path) -> None:
+    """A math-verify worker busy for minutes (here: sleeping) goes when its parent is killed -9."""
+    script = ("from finereason.verify.pool import WorkerPool\n"
+              "with WorkerPool(2, task='time:sleep') as pool:\n"
+              "    pool.run([[60], [60]], timeout_s=120)\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.Popen([sys.executable, "-c", script], env=env, start_new_session=True,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(_session(proc.pid)) < 3:  # the main process and two workers
+            assert proc.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        time.sleep(2)  # workers imported and sleeping in their task
+        proc.kill()
+        proc.wait()
+        t0 = time.monotonic()
+        while _session(proc.pid) and time.monotonic() - t0 < 10:
+            time.sleep(0.1)
+        assert _session(proc.pid) == []
+    finally:
+        for p in _session(proc.pid):
+            p.kill()

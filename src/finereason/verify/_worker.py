@@ -48,7 +48,7 @@ def main() -> None:
 
     Exits with the process that started it, even mid-task (a sympy call can run for minutes).
     """
-    watch_parent(os.getppid())
+    watch_parent(int(os.environ.get("FINEREASON_PARENT_PID") or os.getppid()))
     protocol_out = os.fdopen(os.dup(sys.stdout.fileno()), "w")
     os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
     serve(sys.argv[1], sys.stdin, protocol_out)
