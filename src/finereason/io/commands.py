@@ -25,16 +25,17 @@ Formats (--format, default auto: detected from extensions, content and folder sh
   hf            a local Hugging Face datasets folder (save_to_disk .arrow files, or data/*.parquet)
 
 Images may be paths (relative to the data file's folder, never outside the input's folder),
-file:// URIs (local, same rule), bytes, data:image/...;base64 URIs or HF Image structs; URLs
-are not fetched (image_remote) and other schemes are refused (image_unsupported_scheme). A record with no image is a text-only
-sample. Every record that cannot become a sample is written to DIR/rejected/ with a reason
-(bad_json, bad_encoding, missing_question, missing_answer, bad_field, image_missing,
-image_undecodable, image_truncated, image_empty, image_too_large, path_outside_dataset,
-multi_image, record_error, ...) and its file:line; the run goes on. A file of a folder that
-cannot be read at all (damaged Parquet, not the expected format) is one bad_file rejection, named
-with its reason in the manifest's rejected_files, and the other files are read (--strict stops
-instead). JSON is parsed within limits, each record past them rejected as bad_json or
-bad_encoding: {LIMITS}.
+file:// URIs (local, same rule), bytes, data:image/...;base64 URIs or HF Image structs; URLs are
+not fetched (image_remote) and other schemes are refused (image_unsupported_scheme). A record
+with no image is a text-only sample. Every record that cannot become a sample is written to
+DIR/rejected/ with a reason (bad_json, bad_encoding, missing_question, missing_answer,
+bad_field, image_missing, image_undecodable, image_truncated, image_empty, image_too_large,
+path_outside_dataset, multi_image, record_error, ...) and its file:line; the run goes on. A file
+of a folder that cannot be read at all (damaged Parquet, not the expected format) is one
+bad_file rejection, named with its reason in the manifest's rejected_files, and the other files
+are read (--strict stops instead). JSON is parsed within limits, each record past them rejected
+as bad_json or bad_encoding:
+  {LIMITS}.
 
 examples:
   finereason ingest release/ --out runs/raw                         # the MMFineReason release

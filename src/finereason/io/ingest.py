@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from finereason.io.images import ImageDecodeError, make_image
-from finereason.io.readers import BAD_FILE, MAPPERS, Draft, InputPlan, RawRecord, RecordError, count_records, iter_records
+from finereason.io.readers import (
+    BAD_FILE, MAPPERS, Draft, InputPlan, RawRecord, RecordError, count_records, iter_records,
+)
 from finereason.io.readers.fields import meta_json, type_name
 from finereason.io.readers.image_refs import load_image
 from finereason.io.readers.jsonlines import parse_line

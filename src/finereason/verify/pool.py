@@ -43,7 +43,8 @@ class _Worker:
     """One subprocess, its pipes, and what it is doing."""
 
     def __init__(self, task: str) -> None:
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p), FINEREASON_PARENT_PID=str(os.getpid()))
+        env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p),
+                   FINEREASON_PARENT_PID=str(os.getpid()))  # the worker exits with us (pipeline.lifeline)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "finereason.verify._worker", task],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, env=env)

@@ -115,7 +115,8 @@ def _resolve_inside(full: Path, root: str, path: str) -> Path:
     outside the dataset is probed. ``..`` is applied to the path as resolved so far, as the
     kernel does, not folded away first. A loop is ``image_unreadable``.
     """
-    outside = RecordError("path_outside_dataset", f"{path}: resolves outside {root}; refused, not read (see --image-root)")
+    outside = RecordError("path_outside_dataset",
+                          f"{path}: resolves outside {root}; refused, not read (see --image-root)")
     top = _real(root)
     pending = _parts_below(full, root, top)
     if pending is None:

@@ -25,8 +25,8 @@ MAX_DEPTH = 64
 #: Most digits in one integer literal (ids and counts have a few dozen; Python caps int parsing at 4300).
 MAX_INT_DIGITS = 100
 #: The limits in words, for ``--help`` and rejection details.
-LIMITS = (f"a line of at most {MAX_LINE_BYTES >> 20} MB, nesting at most {MAX_DEPTH} deep, "
-          f"integers of at most {MAX_INT_DIGITS} digits, strings of valid Unicode")
+LIMITS = (f"lines of at most {MAX_LINE_BYTES >> 20} MB, nesting at most {MAX_DEPTH} deep, "
+          f"integers of at most {MAX_INT_DIGITS} digits, valid Unicode")
 _BLANK = " \t\r\n"
 
 
