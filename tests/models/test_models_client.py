@@ -175,3 +175,19 @@ def test_n_samples_count_their_prompt_once() -> None:
     client = ModelClient(Scripted())
     assert len(asyncio.run(client.complete(ask("q"), SamplingParams(n=3)))) == 3
     assert (client.usage.prompt_tokens, client.usage.completion_tokens) == (2, 9)
+
+
+def test_an_empty_completion_is_a_failed_attempt_where_data_is_built(tmp_path: Path) -> None:
+    """empty_is_failure (data stages): retried, then failed, journaled as a failure and never as
+    done; by default (evaluation, OCR) an empty completion is an answer and is returned."""
+    blank = [{"role": "user", "content": "   "}]  # Scripted answers with the prompt: whitespace only
+    model = Scripted()
+    with Journal(tmp_path / "j.sqlite") as journal:
+        client = ModelClient(model, journal, retries=2, backoff=FAST, empty_is_failure=True)
+        with pytest.raises(ModelError) as info:
+            asyncio.run(client.complete(blank, PARAMS))
+        assert info.value.reason == "empty_completion" and model.calls == 3
+        assert client.usage.retry_reasons == {"empty_completion": 2}
+        assert journal.counts() == {"done": 0, "failed": 1}
+    plain = ModelClient(Scripted(), retries=2, backoff=FAST)
+    assert [c.text for c in asyncio.run(plain.complete(blank, PARAMS))] == ["   "]

@@ -37,6 +37,9 @@ class TeacherStage:
     concurrency: int | None = None
     retries: int = 5
     version: str = "1"
+    #: An empty completion is a failed, retried request (a response to keep must say something);
+    #: the difficulty stage's student turns it off, since an empty answer there is a wrong one.
+    empty_is_failure: bool = True
     _client: LazyClient | None = field(default=None, repr=False)
     _seeing: Seeing | None = field(default=None, repr=False)
     _prompt: Prompt | None = field(default=None, repr=False)
@@ -60,7 +63,8 @@ class TeacherStage:
         """Open the client and perceiver once per process; fails at start-up if the model can't see."""
         if self._client is None:
             self._started = time.monotonic()
-            self._client = LazyClient(self.teacher, self.journal_path, self.concurrency, self.retries)
+            self._client = LazyClient(self.teacher, self.journal_path, self.concurrency, self.retries,
+                                      empty_is_failure=self.empty_is_failure)
             self._seeing = open_seeing(self.perception, self.journal_path, self.concurrency, self.retries)
             model = self._client.get().model
             if not model.accepts_images and self.perception is None:

@@ -93,8 +93,12 @@ class ModelClient:
         concurrency: int | None = None,
         retries: int = 5,
         backoff: Backoff = Backoff(),
+        empty_is_failure: bool = False,
     ) -> None:
         self.model = model
+        #: Data-building stages set this: an empty completion is a failed attempt there (see
+        #: :func:`_non_empty`); evaluation and OCR keep it, since "no answer" is an answer to score.
+        self.empty_is_failure = empty_is_failure
         self.journal = journal
         self.concurrency = concurrency or getattr(model, "max_concurrency", 8)
         if self.concurrency < 1 or retries < 0:
@@ -176,7 +180,8 @@ class ModelClient:
         attempt = 0
         while True:
             try:
-                return _non_empty(await self.model.complete(messages, params))
+                result = await self.model.complete(messages, params)
+                return _non_empty(result) if self.empty_is_failure else result
             except ModelError as exc:
                 if not exc.retryable or attempt >= self.retries:
                     if attempt:

@@ -261,6 +261,9 @@ def _parse_reply(data: bytes, n: int) -> list[Completion]:
         if not isinstance(message, dict):
             raise _retryable("malformed_json", "choice without a message object")
         finish = choice.get("finish_reason") or "stop"
+        if message.get("content") is None and not (message.get("reasoning_content") or message.get("reasoning")):
+            # 200 with nothing in it: the server did not answer (issue 17); never a completion.
+            raise _retryable("empty_completion", f"choice {choice.get('index', 0)}: content is null")
         text, reasoning = fold_reasoning(
             message.get("content") or "", message.get("reasoning_content") or message.get("reasoning"), finish
         )

@@ -102,6 +102,8 @@ class LazyClient:
     journal_path: str | None = None
     concurrency: int | None = None
     retries: int = 5
+    #: The stages that open clients this way build data: an empty completion is a failure there.
+    empty_is_failure: bool = True
     _client: ModelClient | None = field(default=None, repr=False)
 
     def get(self) -> ModelClient:
@@ -116,7 +118,8 @@ class LazyClient:
             if _share.concurrency_share < 1:
                 total = concurrency or getattr(model, "max_concurrency", 8)
                 concurrency = max(1, math.ceil(total * _share.concurrency_share))
-            self._client = ModelClient(model, journal, concurrency=concurrency, retries=self.retries)
+            self._client = ModelClient(model, journal, concurrency=concurrency, retries=self.retries,
+                                       empty_is_failure=self.empty_is_failure)
             _opened.append(weakref.ref(self))
         return self._client
 

@@ -142,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
                             n=args.k, seed=args.seed)
     student = TeacherStage("distill", args.student, params, args.prompt,
                            journal_path=args.journal or f"{args.out}/journal.sqlite",
-                           perception=args.perception, concurrency=args.concurrency)
+                           perception=args.perception, concurrency=args.concurrency, empty_is_failure=False)
     stage = DifficultyStage(student)
     tasks = shard_tasks(src.shard_paths())
     info = RunInfo(stage.name, stage.version, stage.settings(), inputs=[str(src.root)], upstream=src.manifest())
