@@ -117,6 +117,10 @@ class StageActor:
     def status(self) -> str:
         return self._status() if self._status is not None else ""
 
+    def retries(self) -> dict[str, int]:
+        """Retried attempts by reason of this actor's clients, for the manifest."""
+        return session.retries_by_reason()
+
     def adopt(self, paths: list[str]) -> None:
         for journal in session.open_journal_sets():
             for p in paths:
@@ -314,6 +318,16 @@ class ActorPool:
             more = f" (+{len(texts) - 1} more)" if len(texts) > 1 else ""
             show(f"{len(live)} actors · {texts[0]}{more}" if texts else f"{len(live)} actors")
             await asyncio.sleep(STATUS_EVERY_S)
+
+    async def retries(self) -> dict[str, int]:
+        """Retried attempts by reason, summed over the actors that are up (a lost actor's are lost)."""
+        replies = await asyncio.gather(*(asyncio.wait_for(_ref(a.handle.retries.remote()), STATUS_EVERY_S)
+                                         for a in self.live() if _resolved(self.ray, a.ready)), return_exceptions=True)
+        total: dict[str, int] = {}
+        for r in replies:
+            for reason, n in (r.items() if isinstance(r, dict) else ()):
+                total[reason] = total.get(reason, 0) + n
+        return dict(sorted(total.items()))
 
     async def close(self) -> None:
         """Close the clients of every actor that is up (journals checkpointed), end all, wait for the ends.

@@ -39,7 +39,7 @@ from finereason.errors import UserError
 from finereason.io.store import Dataset
 from finereason.models.deferred import Spool, decode_messages, decode_params
 from finereason.models.journal import Journal
-from finereason.models.session import deferring
+from finereason.models.session import deferring, retries_by_reason
 from finereason.models.spec import parse_spec
 from finereason.models.types import Completion, ModelError
 from finereason.pipeline import engine as local
@@ -84,7 +84,8 @@ async def run_in_rounds(engine: RayEngine, stage: AsyncStage, tasks: Iterable[Ta
         if not spool.count:
             shutil.rmtree(spool.root, ignore_errors=True)  # every answer is in the journal
             extra = {**info.extra, "ray_data_llm": {"rounds": rounds, "replicas": replicas(engine, ray)}}
-            return write_manifest(out, replace(info, extra=extra), out.done_counts(), time.time() - started)
+            return write_manifest(out, replace(info, extra=extra), out.done_counts(), time.time() - started,
+                                  stats={"retries_by_reason": retries_by_reason()})
         say(f"ray data: round {spool.round}: {spool.count} request(s) to answer ("
             + ", ".join(f"{n} for {spec}" for spec, n in spool.by_model.items()) + ")")
         rounds.append({"round": spool.round, "requests": dict(spool.by_model)})

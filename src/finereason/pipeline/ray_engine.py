@@ -334,15 +334,18 @@ class RayEngine:
                 counts[c.index] = c
                 bar.advance()
 
+            retries: dict[str, int] = {}
             if todo:
                 pool = ActorPool(ray, self, (stage, start, status), shards_in_flight=shards_in_flight)
                 await pool.start()
                 try:
                     await pool.run(todo, str(out.root), finished, lambda text: bar.status(
                         (text + " · " if text else "") + _status(list(counts.values()))))
+                    retries = await pool.retries()
                 finally:
                     await pool.close()
-        return write_manifest(out, info, [counts[i] for i in sorted(counts)], time.time() - started)
+        return write_manifest(out, info, [counts[i] for i in sorted(counts)], time.time() - started,
+                              stats={"retries_by_reason": retries})
 
 
 def alive_nodes(ray: ModuleType) -> list[dict[str, Any]]:
