@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from finereason.clean.options import letter_for_text
 from finereason.clean.text import normalize_whitespace
-from finereason.verify.normalize import matching_brace
+from finereason.verify.extract import last_boxed
 
 ANSWER_TYPES = ("choice", "integer", "number", "expression", "yes_no", "text")
 
@@ -45,23 +45,12 @@ class StandardAnswer:
 
 # ---- finding the answer in a solution ----------------------------------------------------------
 
-_BOXED_RE = re.compile(r"\\boxed\s*\{")
 _TAG_RE = re.compile(r"<(answer|conclusion)>(.*?)</\1>", re.IGNORECASE | re.DOTALL)
 #: Leftover markup seen in real solutions (MMR1 ends answers with ``<\final_answer>``).
 _STRAY_TAG_RE = re.compile(
     r"<[\\/]?(?:answer|conclusion|final_answer|reasoning|think|summary|caption|solution)>", re.IGNORECASE
 )
 _LONG = 200  # characters; a one-line answer longer than this is a solution, not an answer
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the last complete ``\\boxed{…}``, braces balanced, verbatim; None if none."""
-    found = None
-    for m in _BOXED_RE.finditer(text):
-        end = matching_brace(text, m.end() - 1)
-        if end >= 0:
-            found = text[m.end():end]
-    return found
 
 
 def _outside_think(text: str) -> str:

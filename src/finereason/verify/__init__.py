@@ -19,7 +19,6 @@ from finereason.verify.extract import (
     ThinkSplit,
     extract_answer,
     extract_choice,
-    parse_options,
     split_think,
 )
 from finereason.verify.judge import (
@@ -49,7 +48,6 @@ __all__ = [
     "extract_choice",
     "normalize_answer",
     "parse_judgment",
-    "parse_options",
     "prompt_judge",
     "split_think",
     "verify_answer",

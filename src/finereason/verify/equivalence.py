@@ -23,7 +23,8 @@ import threading
 from dataclasses import dataclass
 from typing import Iterable, Literal, Mapping, Optional, Sequence, Union
 
-from finereason.verify.extract import extract_choice, option_for_text, parse_options
+from finereason.clean.options import options_in
+from finereason.verify.extract import extract_choice, option_for_text
 from finereason.verify.judge import Judge, parse_judgment
 from finereason.verify.normalize import (
     cheap_leaf_equal,
@@ -89,7 +90,7 @@ def _options_of(item: VerifyItem) -> dict[str, str]:
         return dict(item.options)
     if item.options:
         return {chr(ord("A") + i): o for i, o in enumerate(item.options)}
-    return parse_options(item.question) if item.question else {}
+    return options_in(item.question) if item.question else {}
 
 
 def _gold_letter(gold_norm: str, opts: Mapping[str, str],

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from finereason.clean.options import options_in
 from finereason.evaluate.benchmarks.base import Benchmark, Score, failed_item
 from finereason.evaluate.items import BenchmarkError, EvalItem, ImageRef, ItemError, option_letters
 from finereason.evaluate.parsing import parse_choice, visible_text
 from finereason.io.store import Dataset, DatasetError
-from finereason.verify.extract import extract_answer, parse_options
+from finereason.verify.extract import extract_answer
 
 #: Our answer types (clean.answers.answer_type) → the verifier's.
 _VERIFY_TYPES = {"choice": "choice", "text": "text", "yes_no": "text"}
@@ -41,7 +42,7 @@ class Canonical(Benchmark):
                 if not (s.answer or "").strip():
                     raise ItemError(f"item {s.id}: no reference answer")
                 options = dict(zip(option_letters(len(s.options)), s.options)) if s.options else {}
-                inline = parse_options(s.question) if not options else {}
+                inline = options_in(s.question) if not options else {}
                 items.append(
                     EvalItem(
                         id=s.id,
