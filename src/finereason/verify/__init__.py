@@ -22,9 +22,8 @@ from finereason.verify.extract import (
     split_think,
 )
 from finereason.verify.judge import (
-    JUDGE_PROMPT,
-    JUDGE_PROMPT_VERSION,
     build_judge_prompt,
+    judge_prompt,
     parse_judgment,
     prompt_judge,
 )
@@ -32,8 +31,6 @@ from finereason.verify.normalize import normalize_answer
 from finereason.verify.quality import QualityConfig, check_caption, check_response
 
 __all__ = [
-    "JUDGE_PROMPT",
-    "JUDGE_PROMPT_VERSION",
     "Extraction",
     "QualityConfig",
     "ThinkSplit",
@@ -46,6 +43,7 @@ __all__ = [
     "close",
     "extract_answer",
     "extract_choice",
+    "judge_prompt",
     "normalize_answer",
     "parse_judgment",
     "prompt_judge",

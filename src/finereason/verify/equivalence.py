@@ -9,16 +9,19 @@ Steps, cheapest first, each recorded in ``Verdict.verdict_by``:
 5. ``judge``       optional caller-supplied LLM judge with a strict verdict parser
 
 Steps 1–3 run in the calling process and decide most pairs; only pairs they cannot decide reach
-the worker pool. A pair is ``correct`` as soon as a step shows equivalence. A *definitive*
-mismatch (two different choice letters, two different unit-less numbers) is ``incorrect`` without
-asking the judge; other mismatches go to the judge when one is given. No answer is ``unparsed``;
-a timeout, a crashed worker or an unparseable judge reply is ``error`` with the reason in
-``detail`` — never a guess.
+the worker pool. A pair is ``correct`` as soon as a step shows equivalence and ``incorrect`` when a
+step shows a difference. The rules know when they do not know: free-form prose, multi-part answers
+that cannot be aligned part by part, a response with more parts than the reference, expressions
+math-verify cannot parse on both sides, and inputs too large or too deeply nested to compare are
+``undecided`` with the reason in ``detail``. Only ``undecided`` pairs (and, when asked, ``unparsed``
+ones) go to the judge. No answer is ``unparsed``; a timeout, a crashed worker or an unparseable
+judge reply is ``error`` with the reason in ``detail`` — never a guess.
 """
 
 from __future__ import annotations
 
 import atexit
+import re
 import threading
 from dataclasses import dataclass
 from typing import Iterable, Literal, Mapping, Optional, Sequence, Union
@@ -28,21 +31,31 @@ from finereason.verify.extract import extract_choice, option_for_text
 from finereason.verify.judge import Judge, parse_judgment
 from finereason.verify.normalize import (
     cheap_leaf_equal,
+    compare_relations,
     compare_structured,
     exact_key,
+    is_textual,
     normalize_answer,
     parse_quantity,
+    shape_of,
     word_key,
 )
+from finereason.verify.parts import as_list
 from finereason.verify.pool import WorkerPool
 
-VerdictLabel = Literal["correct", "incorrect", "unparsed", "error"]
+VerdictLabel = Literal["correct", "incorrect", "undecided", "unparsed", "error"]
 VerdictBy = Literal["exact", "choice", "numeric", "math_verify", "judge", "none"]
 AnswerType = Literal["choice", "math", "text"]
 Options = Union[Sequence[str], Mapping[str, str]]
 _ANSWER_TYPES = ("choice", "math", "text")
 #: How the detail of a verdict whose judge request failed begins (the stage counts these as failed).
 JUDGE_CALL_FAILED = "judge call failed"
+#: Answers longer than this are not compared by rules (a 10 MB "answer" is a runaway response).
+MAX_RULE_CHARS = 4000
+#: Brackets nested deeper than this are not compared by rules (the parsers recurse).
+MAX_RULE_DEPTH = 50
+#: An answer of at least this many words that is prose is free-form: only a judge can compare it.
+FREE_FORM_WORDS = 6
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,7 +79,8 @@ class VerifyItem:
     texts only (the reference may be a letter or an option's text); "text" never calls
     math-verify (prose answers); "math" is the full cascade, same as None.
     ``options`` may be a list (lettered A, B, …) or a letter→text mapping; when empty they are
-    parsed from ``question``.
+    parsed from ``question``. ``response`` is the visible response, shown to the judge when no
+    answer could be extracted (``judge_unparsed``).
     """
 
     pred: Optional[str]
@@ -74,6 +88,7 @@ class VerifyItem:
     options: Options = ()
     answer_type: Optional[AnswerType] = None
     question: str = ""
+    response: str = ""
 
 
 @dataclass(slots=True)
@@ -82,7 +97,11 @@ class _Plan:
 
     verdict: Verdict  # final if ``math`` is None, else the fallback when math does not say equal
     math: Optional[tuple[str, str]] = None  # (gold, pred) for the worker pool
-    may_judge: bool = False  # a non-correct verdict the judge may overturn
+    abstain: bool = False  # math may show equality, but "not equal" stays undecided
+
+
+def _undecided(step: VerdictBy, why: str) -> _Plan:
+    return _Plan(Verdict("undecided", step, why))
 
 
 def _options_of(item: VerifyItem) -> dict[str, str]:
@@ -106,6 +125,12 @@ def _gold_letter(gold_norm: str, opts: Mapping[str, str],
     return None
 
 
+def _named_letters(pred_norm: str) -> list[str]:
+    """The letters of a prediction made only of capital letters ("E", "A, C", "A and C"), else []."""
+    parts = [p.strip("() .") for p in re.split(r",|;|\band\b", pred_norm)]
+    return parts if all(len(p) == 1 and "A" <= p <= "Z" for p in parts) else []
+
+
 def _choice_step(item: VerifyItem, gold: str, pred: str) -> Optional[_Plan]:
     """Letters vs letters, letters vs option text. None when the step does not apply."""
     opts = _options_of(item)
@@ -116,7 +141,11 @@ def _choice_step(item: VerifyItem, gold: str, pred: str) -> Optional[_Plan]:
             ok = pred_letter == gold_letter
             return _Plan(Verdict("correct" if ok else "incorrect", "choice",
                                  f"predicted {pred_letter}, reference {gold_letter}"))
-        return _Plan(Verdict("incorrect", "choice", "prediction names no option"), may_judge=True)
+        letters = _named_letters(pred)
+        if letters:  # "E" beside options A-C, or "A, C" for one asked option: a different answer
+            return _Plan(Verdict("incorrect", "choice",
+                                 f"predicted {', '.join(letters)}, reference {gold_letter}"))
+        return _undecided("choice", "prediction names no option")
     if not opts or item.answer_type == "text":
         return None
     pred_letter = extract_choice(pred, opts)
@@ -129,8 +158,34 @@ def _choice_step(item: VerifyItem, gold: str, pred: str) -> Optional[_Plan]:
     if same is True:
         return _Plan(Verdict("correct", "choice", detail))
     if same is False:
-        return _Plan(Verdict("incorrect", "choice", detail), may_judge=True)
-    return _Plan(Verdict("incorrect", "choice", detail), math=(gold, option_text), may_judge=True)
+        return _Plan(Verdict("incorrect", "choice", detail))
+    return _Plan(Verdict("undecided", "choice", detail), math=(gold, option_text))
+
+
+def _depth(text: str) -> int:
+    """Deepest bracket nesting in ``text`` (one pass, no recursion)."""
+    depth = deepest = 0
+    for c in text:
+        if c in "([{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif c in ")]}":
+            depth -= 1
+    return deepest
+
+
+def _too_big(text: str) -> Optional[str]:
+    if len(text) > MAX_RULE_CHARS:
+        return f"answer of {len(text)} characters is too long to compare by rules (limit {MAX_RULE_CHARS})"
+    depth = _depth(text)
+    if depth > MAX_RULE_DEPTH:
+        return f"brackets nested {depth} deep (limit {MAX_RULE_DEPTH}): not compared by rules"
+    return None
+
+
+def _free_form(norm: str) -> bool:
+    """Prose of several words: the rules can show it equal to the reference, never different."""
+    return is_textual(norm) and len(norm.split()) >= FREE_FORM_WORDS
 
 
 def _plan(item: VerifyItem) -> _Plan:
@@ -142,6 +197,10 @@ def _plan(item: VerifyItem) -> _Plan:
         return _Plan(Verdict("unparsed", "none", "no answer was extracted"))
     if not item.gold or not item.gold.strip():
         return _Plan(Verdict("error", "none", "empty reference answer"))
+    for side, text in (("response", item.pred), ("reference", item.gold)):
+        why = _too_big(text)
+        if why:
+            return _undecided("none", f"{side}: {why}")
     gold, pred = normalize_answer(item.gold), normalize_answer(item.pred)
     if exact_key(gold) == exact_key(pred):
         return _Plan(Verdict("correct", "exact", "normalised strings equal"))
@@ -153,8 +212,18 @@ def _plan(item: VerifyItem) -> _Plan:
     if choice is not None:
         return choice
     if item.answer_type == "choice":
-        return _Plan(Verdict("incorrect", "choice", "reference is not a known option"),
-                     may_judge=True)
+        return _undecided("choice", "reference is not a known option")
+    if _free_form(gold) or _free_form(pred):
+        return _undecided("none", "free-form answer: only a judge can compare it")
+
+    # Parts separated by labels, runs of spaces, line breaks or "and" become one ", " list.
+    gold, pred = normalize_answer(as_list(item.gold)), normalize_answer(as_list(item.pred))
+    n_gold, n_pred = len(shape_of(gold).parts), len(shape_of(pred).parts)
+    if n_pred > n_gold and shape_of(pred).kind == "list":
+        # "\\pm 2" vs "2, -2" is still equal (math-verify says so); otherwise the rules abstain.
+        return _Plan(Verdict("undecided", "none", f"response has {n_pred} parts, reference {n_gold}: "
+                                                  "which part is asked is not known to the rules"),
+                     math=(gold, pred), abstain=True)
 
     # Which rule decided the scalar parts: "numeric" when numbers were compared by value.
     numeric: dict[bool, bool] = {True: False, False: False}
@@ -166,32 +235,31 @@ def _plan(item: VerifyItem) -> _Plan:
         return result
 
     same = compare_structured(gold, pred, leaf)
+    if same is None:
+        same = compare_relations(gold, pred, leaf)
     if same is True:
         step: VerdictBy = "numeric" if numeric[True] else "exact"
-        return _Plan(Verdict("correct", step, "part-wise equal" if "," in gold else "same value"))
+        return _Plan(Verdict("correct", step, "part-wise equal" if n_gold > 1 else "same value"))
     if same is False:
-        qg, qp = parse_quantity(gold), parse_quantity(pred)
-        definitive = qg is not None and qp is not None and not qg.unit and not qp.unit
         step = "numeric" if numeric[False] else "exact"
         detail = "different values" if numeric[False] else "different answers"
-        return _Plan(Verdict("incorrect", step, detail), may_judge=not definitive)
+        return _Plan(Verdict("incorrect", step, detail))
     if item.answer_type == "text":
-        return _Plan(Verdict("incorrect", "exact", "different text"), may_judge=True)
-    return _Plan(Verdict("incorrect", "none", "no step showed equivalence"), math=(gold, pred),
-                 may_judge=True)
+        return _undecided("exact", "text answers the rules cannot compare")
+    return _Plan(Verdict("undecided", "none", "no step showed equivalence"), math=(gold, pred))
 
 
 def _judge(judge: Judge, item: VerifyItem) -> Verdict:
+    candidate = item.pred if item.pred and item.pred.strip() else item.response
     try:
-        reply = judge(item.question, item.gold, item.pred or "")
+        reply = judge(item.question, item.gold, candidate or "")
     except Exception as exc:  # a failed model call is an error to retry, not a verdict
         return Verdict("error", "judge", f"{JUDGE_CALL_FAILED}: {type(exc).__name__}: {exc}")
     parsed = parse_judgment(reply)
     if parsed is None:
-        tail = reply.strip().splitlines()[-1][:120] if reply.strip() else ""
-        return Verdict("error", "judge", f"unparseable judge reply (last line: {tail!r})")
-    line = "JUDGMENT: EQUIVALENT" if parsed == "correct" else "JUDGMENT: DIFFERENT"
-    return Verdict(parsed, "judge", line)
+        tail = reply.strip()[-120:]
+        return Verdict("error", "judge", f"unparseable judge reply (not the JSON verdict; ends {tail!r})")
+    return Verdict(parsed, "judge", "EQUIVALENT" if parsed == "correct" else "DIFFERENT")
 
 
 def _as_item(x: Union[VerifyItem, tuple]) -> VerifyItem:
@@ -206,9 +274,10 @@ class Verifier:
     """
 
     def __init__(self, *, timeout_s: float = 5.0, workers: Optional[int] = None,
-                 judge: Optional[Judge] = None) -> None:
+                 judge: Optional[Judge] = None, judge_unparsed: bool = False) -> None:
         self.timeout_s = timeout_s
         self.judge = judge
+        self.judge_unparsed = judge_unparsed
         self.pool = WorkerPool(workers)
 
     def verify(self, pred: Optional[str], gold: str, *, options: Options = (),
@@ -221,7 +290,11 @@ class Verifier:
     def verify_many(self, items: Iterable[Union[VerifyItem, tuple]], *,
                     judge: Optional[Judge] = None,
                     timeout_s: Optional[float] = None) -> list[Verdict]:
-        """Verify many pairs: cheap steps in-process, then one pool batch, then the judge."""
+        """Verify many pairs: cheap steps in-process, then one pool batch, then the judge.
+
+        The judge sees exactly the ``undecided`` pairs, and the ``unparsed`` ones whose item
+        carries a response when the verifier was made with ``judge_unparsed=True``.
+        """
         judge = judge or self.judge
         todo = [_as_item(x) for x in items]
         plans = [_plan(it) for it in todo]
@@ -233,11 +306,17 @@ class Verifier:
                 plans[i] = _apply_math(plans[i], out.value, out.error)
         verdicts = []
         for it, p in zip(todo, plans):
-            if judge is not None and p.may_judge and p.verdict.verdict == "incorrect":
+            if judge is not None and self._judgeable(it, p.verdict):
                 verdicts.append(_judge(judge, it))
             else:
                 verdicts.append(p.verdict)
         return verdicts
+
+    def _judgeable(self, item: VerifyItem, v: Verdict) -> bool:
+        if v.verdict == "undecided":
+            return True
+        return (self.judge_unparsed and v.verdict == "unparsed" and bool(item.response.strip())
+                and bool(item.gold and item.gold.strip()))
 
     def close(self) -> None:
         self.pool.close()
@@ -256,9 +335,11 @@ def _apply_math(p: _Plan, value: Optional[dict], error: Optional[str]) -> _Plan:
     if value.get("equal") is True:
         via = f"; {p.verdict.detail}" if p.verdict.verdict_by == "choice" else ""
         return _Plan(Verdict("correct", "math_verify", value.get("detail", "") + via))
-    if value.get("equal") is False:
-        return _Plan(Verdict("incorrect", "math_verify", value.get("detail", "")), may_judge=True)
-    return _Plan(Verdict("incorrect", "none", value.get("detail", "")), may_judge=True)
+    if value.get("equal") is False and not p.abstain:
+        return _Plan(Verdict("incorrect", "math_verify", value.get("detail", "")))
+    if p.abstain:
+        return p
+    return _Plan(Verdict("undecided", "math_verify", value.get("detail", "")))
 
 
 _default: Optional[Verifier] = None

@@ -19,7 +19,11 @@ Guards (each is our own logic, added where math-verify 0.9.0 is measured to be w
    side, and only when it is a sympy object.
 4. **Equation vs value** (``x+y=5`` vs ``5``): math-verify compares a bare value with the right-hand
    side of any equation. We allow that only when the left-hand side is a single symbol
-   (``x=5`` vs ``5``).
+   (``x=5`` vs ``5``). An *inequality* against a bare value (``\\tan\\theta_0 \\le \\frac{7}{2}\\mu``
+   vs ``\\arctan(7\\mu/2)``) is undecided: whether the bound is the asked quantity is for a judge.
+6. **Relations side by side** (``1^2-2^2+\\cdots=(-1)^{n+1}\\frac{n(n+1)}{2}``): when both sides are
+   relations with the same operators, sides are compared pairwise first, so a side math-verify
+   cannot parse (``\\cdots``) but that is literally the same on both does not sink the comparison.
 5. **Decimal approximations** (``6.28`` vs ``2\\pi``) are accepted by the rounding rule of
    :mod:`finereason.verify.normalize`, which math-verify's fixed 6-place rounding does not do.
 """
@@ -32,11 +36,12 @@ from fractions import Fraction
 from typing import Any, Optional
 
 from math_verify import parse, verify
-from sympy import Basic, MatrixBase, N, Symbol
-from sympy.core.relational import Relational
+from sympy import Basic, MatrixBase, N, Set, Symbol
+from sympy.core.relational import Eq, Relational
 
 from finereason.verify.normalize import (
     cheap_leaf_equal,
+    compare_relations,
     compare_structured,
     normalize_answer,
     parse_quantity,
@@ -96,6 +101,9 @@ def math_leaf_equal(gold: str, pred: str) -> Optional[bool]:
         return None
     if isinstance(g, Relational) != isinstance(p, Relational):
         relation = g if isinstance(g, Relational) else p
+        other = p if relation is g else g
+        if not isinstance(relation, Eq) and not isinstance(other, Set):
+            return None  # guard 4b: a bound "θ ≤ arctan(7μ/2)" against its value is the judge's
         if not isinstance(relation.lhs, Symbol):
             return False  # guard 4
     if _decimal_approximates(gold, p) or _decimal_approximates(pred, g):
@@ -121,6 +129,8 @@ def compare(gold: str, pred: str) -> dict[str, Any]:
     if ("=" in gold) != ("=" in pred):
         gold, pred = strip_assignment(gold), strip_assignment(pred)
     first = compare_structured(gold, pred, math_leaf_equal)
+    if first is not True:
+        first = compare_relations(gold, pred, math_leaf_equal) or first  # guard 6
     if first is None:
         # Part-wise comparison could not decide (a scalar facing a tuple, a relation facing an
         # interval); let math-verify read both whole.

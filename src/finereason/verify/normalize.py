@@ -520,6 +520,47 @@ def compare_structured(gold: str, pred: str, leaf: LeafCompare) -> Optional[bool
     return False if any(r is False for r in results) else None
 
 
+# Relations: "lhs = rhs", "a \le b < c" compared side by side.
+_RELATION_RE = re.compile(r"\\(?:leq|geq|le|ge|neq|ne)(?![A-Za-z])|<=|>=|!=|[=<>≤≥≠]")
+_RELATION_NAMES = {"\\leq": "\\le", "\\geq": "\\ge", "\\ne": "\\neq", "<=": "\\le", ">=": "\\ge",
+                   "!=": "\\neq", "≤": "\\le", "≥": "\\ge", "≠": "\\neq"}
+
+
+def relation_sides(norm: str) -> Optional[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """``(operators, sides)`` of an equation or inequality chain at the top level, or None.
+
+    ``"1^2-2^2+\\cdots=(-1)^{n+1}\\frac{n(n+1)}{2}"`` gives ``(("=",), ("1^2-2^2+\\cdots",
+    "(-1)^{n+1}\\frac{n(n+1)}{2}"))``. Operators inside brackets do not split.
+    """
+    ops: list[str] = []
+    sides: list[str] = []
+    depth, start = 0, 0
+    for m in _RELATION_RE.finditer(norm):
+        depth = sum((c in "([{") - (c in ")]}") for c in norm[:m.start()])
+        if depth:
+            continue
+        ops.append(_RELATION_NAMES.get(m.group(0), m.group(0)))
+        sides.append(norm[start:m.start()].strip())
+        start = m.end()
+    if not ops:
+        return None
+    sides.append(norm[start:].strip())
+    return (tuple(ops), tuple(sides)) if all(sides) else None
+
+
+def compare_relations(gold: str, pred: str, leaf: "LeafCompare") -> Optional[bool]:
+    """Two relations with the same operators, side by side: True when every side matches, else None.
+
+    Never False: ``2x = 4`` and ``x = 2`` differ side by side yet state the same thing, so a
+    mismatch is left to math-verify on the whole relation (or to the judge).
+    """
+    g, p = relation_sides(gold), relation_sides(pred)
+    if g is None or p is None or g[0] != p[0]:
+        return None
+    results = [compare_structured(a, b, leaf) for a, b in zip(g[1], p[1])]
+    return True if all(r is True for r in results) else None
+
+
 # A named value: the left side is a name (letters, \angle, f(x), subscripts), no digits/operators.
 _ASSIGN_RE = re.compile(r"^(?P<lhs>[^=<>0-9+\-*/^]+?)\s*=\s*(?P<rhs>[^=<>]+)$")
 
