@@ -183,12 +183,12 @@ def _too_big(text: str) -> Optional[str]:
     return None
 
 
-def _free_form(norm: str) -> bool:
-    """Prose of several words: the rules can show it equal to the reference, never different."""
-    return is_textual(norm) and len(norm.split()) >= FREE_FORM_WORDS
+def _free_form(norm: str, words: int) -> bool:
+    """Prose of ``words`` or more words: the rules can show it equal to the reference, never different."""
+    return is_textual(norm) and len(norm.split()) >= words
 
 
-def _plan(item: VerifyItem) -> _Plan:
+def _plan(item: VerifyItem, free_form_words: int = FREE_FORM_WORDS) -> _Plan:
     """Run the in-process steps (exact, choice, numeric) for one item."""
     if item.answer_type is not None and item.answer_type not in _ANSWER_TYPES:
         raise ValueError(
@@ -213,7 +213,7 @@ def _plan(item: VerifyItem) -> _Plan:
         return choice
     if item.answer_type == "choice":
         return _undecided("choice", "reference is not a known option")
-    if _free_form(gold) or _free_form(pred):
+    if _free_form(gold, free_form_words) or _free_form(pred, free_form_words):
         return _undecided("none", "free-form answer: only a judge can compare it")
 
     # Parts separated by labels, runs of spaces, line breaks or "and" become one ", " list.
@@ -271,11 +271,14 @@ class Verifier:
 
     Use as a context manager, or call :meth:`close`, to stop the workers. One math timeout
     (``timeout_s``, wall clock, per pair) applies; an overrun gives ``error``, never a hang.
+    ``free_form_words``: prose answers this long or longer are left to the judge (``undecided``).
     """
 
     def __init__(self, *, timeout_s: float = 5.0, workers: Optional[int] = None,
-                 judge: Optional[Judge] = None, judge_unparsed: bool = False) -> None:
+                 judge: Optional[Judge] = None, judge_unparsed: bool = False,
+                 free_form_words: int = FREE_FORM_WORDS) -> None:
         self.timeout_s = timeout_s
+        self.free_form_words = free_form_words
         self.judge = judge
         self.judge_unparsed = judge_unparsed
         self.pool = WorkerPool(workers)
@@ -297,7 +300,7 @@ class Verifier:
         """
         judge = judge or self.judge
         todo = [_as_item(x) for x in items]
-        plans = [_plan(it) for it in todo]
+        plans = [_plan(it, self.free_form_words) for it in todo]
         math_idx = [i for i, p in enumerate(plans) if p.math is not None]
         if math_idx:
             outcomes = self.pool.run([plans[i].math for i in math_idx],  # type: ignore[misc]

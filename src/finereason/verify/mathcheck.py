@@ -24,6 +24,8 @@ Guards (each is our own logic, added where math-verify 0.9.0 is measured to be w
 6. **Relations side by side** (``1^2-2^2+\\cdots=(-1)^{n+1}\\frac{n(n+1)}{2}``): when both sides are
    relations with the same operators, sides are compared pairwise first, so a side math-verify
    cannot parse (``\\cdots``) but that is literally the same on both does not sink the comparison.
+7. **Rearranged equations** (``2x = 4`` vs ``x = 2``): math-verify compares sides; we also accept
+   two equations whose ``lhs - rhs`` differ by a nonzero constant factor (sympy ``simplify``).
 5. **Decimal approximations** (``6.28`` vs ``2\\pi``) are accepted by the rounding rule of
    :mod:`finereason.verify.normalize`, which math-verify's fixed 6-place rounding does not do.
 """
@@ -36,7 +38,7 @@ from fractions import Fraction
 from typing import Any, Optional
 
 from math_verify import parse, verify
-from sympy import Basic, MatrixBase, N, Set, Symbol
+from sympy import Basic, MatrixBase, N, Set, Symbol, simplify
 from sympy.core.relational import Eq, Relational
 
 from finereason.verify.normalize import (
@@ -91,6 +93,15 @@ def _decimal_approximates(literal_text: str, value: Any) -> bool:
     return rounds_to(q, Fraction(str(N(value, 30))))
 
 
+def _same_equation(g: Any, p: Any) -> bool:
+    """Guard 7: two equations are the same when one is a nonzero constant multiple of the other
+    (``2x = 4`` and ``x = 2``), which math-verify's side-by-side comparison misses."""
+    if not (isinstance(g, Eq) and isinstance(p, Eq)):
+        return False
+    ratio = simplify((g.lhs - g.rhs) / (p.lhs - p.rhs))
+    return bool(ratio.is_number and ratio != 0 and ratio.is_finite)
+
+
 def math_leaf_equal(gold: str, pred: str) -> Optional[bool]:
     """One scalar pair: cheap rules first, then math-verify with guards; None if unparseable."""
     cheap = cheap_leaf_equal(gold, pred)
@@ -112,7 +123,7 @@ def math_leaf_equal(gold: str, pred: str) -> Optional[bool]:
     # set; math-verify only allows that comparison in the other direction by default.
     if not verify(g, p, timeout_seconds=None,  # type: ignore[arg-type]
                   allow_set_relation_comp=True):
-        return False
+        return _same_equation(g, p)
     if isinstance(g, Basic) and isinstance(p, Basic) and g.is_number and p.is_number:
         return _numbers_close(g, p)
     return True
