@@ -17,7 +17,7 @@ import pyarrow as pa
 #: Bump when the on-disk schema changes incompatibly; recorded in every manifest.
 SCHEMA_VERSION = "1"
 
-VERDICTS = ("correct", "incorrect", "unparsed", "error")
+VERDICTS = ("correct", "incorrect", "undecided", "unparsed", "unverifiable", "error")
 
 IMAGE_TYPE = pa.struct(
     [

@@ -199,3 +199,15 @@ def test_stage_is_picklable_and_versioned() -> None:
     clone = pickle.loads(pickle.dumps(stage))
     assert clone == stage and clone.name == "clean" and clone.version
     assert clone.settings()["max_side"] == 1024
+
+
+def test_open_ended_samples_pass_without_an_answer() -> None:
+    """An open-ended sample (image + question, no ground truth) is kept unchanged in its answer;
+    a sample that lost its answer otherwise is still missing_answer."""
+    open_ended = make_sample("Describe the food web.", None, answer_type="open")
+    lost = make_sample("How many?", None)
+    result = CleanStage()([open_ended, lost])
+    [kept] = result.kept
+    assert kept.answer is None and kept.answer_type == "open"
+    assert [r.reason for r in result.rejected] == ["missing_answer"]
+    assert result.extra["open_ended"] == 1
