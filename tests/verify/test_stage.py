@@ -4,8 +4,15 @@ and the shipped recipe's judge."""
 from __future__ import annotations
 
 import asyncio
+import sys
+from pathlib import Path
 
-from finereason.cli import build_parser
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/servers
+
+from servers.fake_openai import FakeServer
+
+from finereason.cli import build_parser, main
+from finereason.io.store import Dataset, ShardCounts, atomic_write_json
 from finereason.pipeline.recipe import check_options, load_recipe
 from finereason.schema import Sample
 from finereason.verify.judge import judge_prompt
@@ -57,3 +64,37 @@ def test_mmfinereason_recipe_turns_the_judge_on() -> None:
     verify = next(s["verify"] for s in recipe.stages if "verify" in s)
     assert verify["judge"].startswith("openai:")
     check_options(build_parser(), "verify", verify, "mmfinereason")  # a real flag of `finereason verify`
+
+
+def test_verify_judge_sees_only_undecided_and_a_non_json_reply_is_error(bg, tmp_path) -> None:
+    """Through the CLI against a loopback server whose replies are not the judge's JSON (it always
+    says "The answer is <answer>42</answer>."): exactly the undecided sample is sent, its verdict
+    is error by the judge with the reason, the rule-decided ones keep their verdicts, the run ends
+    normally and the manifest names the judge prompt."""
+    samples = [
+        Sample(id="prose", source="x", question="What does the membrane do?",
+               answer="It regulates the movement of substances in and out",
+               response=THINK + "<answer>The membrane controls what enters and leaves the cell</answer>"),
+        Sample(id="ok", source="x", question="q", answer="32     24", response=THINK + "<answer>32, 24</answer>"),
+        Sample(id="bad", source="x", question="q", answer="7", response=THINK + "<answer>8</answer>"),
+    ]
+    src = tmp_path / "in"
+    Dataset(src).write_shard(0, samples, [], ShardCounts(0, 3, 3, {}, 0.0, {}))
+    atomic_write_json(src / "manifest.json", {"stage": "distill"})
+    srv = FakeServer(record=True, reply_tokens=20, reply_bytes=60)
+    port = bg.run(srv.start())
+    try:
+        out = tmp_path / "out"
+        assert main(["verify", str(src), "--out", str(out), "--workers", "1",
+                     "--judge", f"openai:fake-model@http://127.0.0.1:{port}/v1"]) == 0
+    finally:
+        bg.run(srv.close())
+    assert len(srv.requests) == 1
+    prompt = srv.requests[0]["messages"][-1]["content"]
+    prompt = prompt if isinstance(prompt, str) else prompt[-1]["text"]
+    assert "Reference answer:\nIt regulates" in prompt and '"judgment"' in prompt
+    by_id = {s.id: s for s in Dataset(out).iter_samples()}
+    assert (by_id["prose"].verdict, by_id["prose"].verdict_by) == ("error", "judge")
+    assert "unparseable" in by_id["prose"].meta_get("verify_detail")
+    assert by_id["ok"].verdict == "correct" and by_id["bad"].verdict == "incorrect"
+    assert Dataset(out).manifest()["settings"]["prompts"] == {"judge": judge_prompt().ref}
