@@ -6,7 +6,8 @@ result with units dropped and ``%`` kept; several values joined by ", "; words k
 nothing if no final answer is stated. This module applies the same rules deterministically, which
 covers the common shapes (bare answers, "Answer: B", ``$$4.4$$``, "12 cm", ``<answer>`` or
 ``<CONCLUSION>`` blocks ending in "… is x = 5/3."). What it cannot find it refuses
-(:class:`AnswerError` ``answer_unextracted``) rather than guessing, so an LLM pass can take those.
+(:class:`AnswerError` ``answer_unextracted``) rather than guessing; ``clean --llm … --llm-answers``
+sends exactly those to the paper's LLM pass (:mod:`finereason.clean.llm_answers`).
 
 Choices made beyond the seed's text: math delimiters wrapping the whole answer are removed
 (``$13$`` → ``13``); "x = 5/3" becomes "5/3" only when the right side is a plain number (an
