@@ -97,9 +97,26 @@ def test_inverse_function_only_through_math(verifier: Verifier) -> None:
     assert bound.verdict == "undecided"
 
 
+@pytest.mark.parametrize(
+    ("gold", "pred"),
+    [
+        ("ω = sqrt(6g/L)", "\\omega = \\sqrt{\\frac{6g}{L}}"),  # release physics answer, second part
+        ("arctan(7μ/2)", "\\arctan(\\frac{7\\mu}{2})"),
+        ("tan(θ₀) ≤ (7/2)μ", "\\tan(\\theta_0) \\le \\frac{7}{2}\\mu"),
+        ("ln(2)", "\\ln 2"),
+    ],
+)
+def test_plain_text_math_is_read_as_latex(verifier: Verifier, gold: str, pred: str) -> None:
+    """Unicode Greek letters and subscripts, and function names typed without a backslash, are
+    notation: normalised to LaTeX so that math-verify (sympy) compares them. Before, ``arctan(7μ/2)``
+    was parsed as a product of letters and called different from ``\\arctan(\\frac{7\\mu}{2})``."""
+    assert verifier.verify(pred, gold).verdict == "correct"
+
+
 def test_physics_vectors_abstain(verifier: Verifier) -> None:
     """Release reference ``F = Mg((1/2)x̂ - (3/4)ẑ), ω = sqrt(6g/L)`` in plain text against LaTeX:
-    neither the rules nor math-verify read unicode hats and ``sqrt(…)``; the verdict is the judge's."""
+    the parts align and the second matches, but math-verify cannot parse unit vectors (``\\hat{x}``),
+    so the first part, and the whole, is the judge's."""
     v = verifier.verify("F = Mg(\\frac{1}{2}\\hat{x} - \\frac{3}{4}\\hat{z}), \\omega = \\sqrt{\\frac{6g}{L}}",
                         "F = Mg((1/2)x̂ - (3/4)ẑ), ω = sqrt(6g/L)")
     assert v.verdict == "undecided"
