@@ -25,11 +25,10 @@ import re
 from collections import Counter
 from typing import Any
 
+from finereason.clean.llm import DEFAULT_PARAMS  # the same Qwen3 thinking model as the cleaner
 from finereason.models.types import Message, ModelError, SamplingParams
 from finereason.schema import Rejection, Sample
 
-#: The paper's cleaning model is a Qwen3 thinking model: its recommended sampling, seeded.
-DEFAULT_PARAMS = SamplingParams(max_tokens=8192, temperature=0.6, top_p=0.95, seed=0)
 #: The rule stage's reason for a sample this pass may rescue.
 RESCUABLE = "answer_unextracted"
 
