@@ -17,7 +17,10 @@ import pyarrow as pa
 #: Bump when the on-disk schema changes incompatibly; recorded in every manifest.
 SCHEMA_VERSION = "1"
 
-VERDICTS = ("correct", "incorrect", "undecided", "unparsed", "unverifiable", "error")
+VERDICTS = ("correct", "incorrect", "unparsed", "error")
+#: What ``verify`` may write on a sample: the above, plus "undecided" (the rules could not tell and
+#: no judge did) and "unverifiable" (an open-ended item with no reference answer).
+SAMPLE_VERDICTS = (*VERDICTS, "undecided", "unverifiable")
 
 IMAGE_TYPE = pa.struct(
     [

@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from finereason.io.readers.base import RecordError
-from finereason.schema import VERDICTS
+from finereason.schema import SAMPLE_VERDICTS
 
 
 def type_name(value: Any) -> str:
@@ -116,8 +116,8 @@ def opt_str_list(data: dict[str, Any], name: str) -> list[str]:
 
 def opt_verdict(data: dict[str, Any], name: str = "verdict") -> str | None:
     value = opt_str(data, name)
-    if value is not None and value not in VERDICTS:
-        raise RecordError("bad_field", f"{name}: expected one of {', '.join(VERDICTS)}, got {value!r}")
+    if value is not None and value not in SAMPLE_VERDICTS:
+        raise RecordError("bad_field", f"{name}: expected one of {', '.join(SAMPLE_VERDICTS)}, got {value!r}")
     return value
 
 
