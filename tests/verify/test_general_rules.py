@@ -168,9 +168,12 @@ def test_other_sources_not_exempt(source: str) -> None:
     ],
 )
 def test_oversize_input_is_undecided_at_once(verifier: Verifier, pred: str, gold: str, why: str) -> None:
+    def judge(q: str, r: str, c: str) -> str:
+        raise AssertionError("a 10 MB answer must not be sent to a judge")
+
     t0 = time.monotonic()
-    v = verifier.verify(pred, gold)
-    assert v.verdict == "undecided" and why in v.detail
+    v = verifier.verify(pred, gold, judge=judge)
+    assert v.verdict == "undecided" and why in v.detail and "not sent to a judge" in v.detail
     assert time.monotonic() - t0 < verifier.timeout_s  # decided before any worker is asked
 
 

@@ -98,6 +98,7 @@ class _Plan:
     verdict: Verdict  # final if ``math`` is None, else the fallback when math does not say equal
     math: Optional[tuple[str, str]] = None  # (gold, pred) for the worker pool
     abstain: bool = False  # math may show equality, but "not equal" stays undecided
+    judgeable: bool = True  # False for input no judge should be sent (a 10 MB "answer")
 
 
 def _undecided(step: VerdictBy, why: str) -> _Plan:
@@ -200,7 +201,7 @@ def _plan(item: VerifyItem, free_form_words: int = FREE_FORM_WORDS) -> _Plan:
     for side, text in (("response", item.pred), ("reference", item.gold)):
         why = _too_big(text)
         if why:
-            return _undecided("none", f"{side}: {why}")
+            return _Plan(Verdict("undecided", "none", f"{side}: {why}; not sent to a judge"), judgeable=False)
     gold, pred = normalize_answer(item.gold), normalize_answer(item.pred)
     if exact_key(gold) == exact_key(pred):
         return _Plan(Verdict("correct", "exact", "normalised strings equal"))
@@ -309,7 +310,7 @@ class Verifier:
                 plans[i] = _apply_math(plans[i], out.value, out.error)
         verdicts = []
         for it, p in zip(todo, plans):
-            if judge is not None and self._judgeable(it, p.verdict):
+            if judge is not None and p.judgeable and self._judgeable(it, p.verdict):
                 verdicts.append(_judge(judge, it))
             else:
                 verdicts.append(p.verdict)
