@@ -28,6 +28,7 @@ from finereason.verify.stage import NO_ANSWER_TAG_SOURCES, source_matches
         ("i) 2; ii) 4", ["2", "4"]),
         ("x=1 and y=2", ["x=1", "y=2"]),
         ("12\n7", ["12", "7"]),
+        ("x = 1,   y = 2", ["x = 1", "y = 2"]),  # a separator before the run is not a part
         ("salt and pepper", ["salt and pepper"]),  # prose joined by "and" is one answer
         ("(1,  2)", ["(1,  2)"]),  # spaces inside brackets do not separate
         ("1,000", ["1,000"]),  # commas are left to the structured comparison (thousands)
@@ -139,6 +140,16 @@ def test_free_form_is_never_incorrect_by_rule(verifier: Verifier) -> None:
     inconsistent; the rules cannot read prose, so they leave it to the judge."""
     v = verifier.verify("Insufficient data to determine the total health expenditure", "2008")
     assert v.verdict == "undecided" and "free-form" in v.detail
+
+
+def test_free_form_option_text_is_never_incorrect_by_rule(verifier: Verifier) -> None:
+    """An AI2D-style prose reference against a letter whose option words it differently: the
+    rules cannot tell paraphrase from difference."""
+    question = ("What does the membrane do?\nA. It lets substances enter and leave the cell in a controlled way\n"
+                "B. It makes food for the cell")
+    v = verifier.verify("A", "The membrane controls what enters and leaves the cell", question=question)
+    assert v.verdict == "undecided"
+    assert verifier.verify("B", "A", question=question).verdict == "incorrect"
 
 
 # --- the <answer> template exemption -------------------------------------------------------------

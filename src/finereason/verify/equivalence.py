@@ -132,7 +132,7 @@ def _named_letters(pred_norm: str) -> list[str]:
     return parts if all(len(p) == 1 and "A" <= p <= "Z" for p in parts) else []
 
 
-def _choice_step(item: VerifyItem, gold: str, pred: str) -> Optional[_Plan]:
+def _choice_step(item: VerifyItem, gold: str, pred: str, free_form_words: int) -> Optional[_Plan]:
     """Letters vs letters, letters vs option text. None when the step does not apply."""
     opts = _options_of(item)
     gold_letter = _gold_letter(gold, opts, item.answer_type)
@@ -159,6 +159,8 @@ def _choice_step(item: VerifyItem, gold: str, pred: str) -> Optional[_Plan]:
     if same is True:
         return _Plan(Verdict("correct", "choice", detail))
     if same is False:
+        if _free_form(gold, free_form_words) or _free_form(option_text, free_form_words):
+            return _undecided("choice", f"{detail}: free-form option text, only a judge can compare it")
         return _Plan(Verdict("incorrect", "choice", detail))
     return _Plan(Verdict("undecided", "choice", detail), math=(gold, option_text))
 
@@ -209,7 +211,7 @@ def _plan(item: VerifyItem, free_form_words: int = FREE_FORM_WORDS) -> _Plan:
     if wg is not None and wg == word_key(pred):
         return _Plan(Verdict("correct", "exact", "same words"))
 
-    choice = _choice_step(item, gold, pred)
+    choice = _choice_step(item, gold, pred, free_form_words)
     if choice is not None:
         return choice
     if item.answer_type == "choice":

@@ -61,7 +61,7 @@ def split_parts(text: str) -> list[str]:
     labelled = _labelled(text)
     if labelled:
         return labelled
-    runs = [p.strip() for p in _SPACE_RUN_RE.split(text) if p.strip()]
+    runs = [p.strip().rstrip(";,").strip() for p in _SPACE_RUN_RE.split(text) if p.strip().rstrip(";,").strip()]
     if len(runs) >= 2 and all(_balanced(p) for p in runs):
         return runs
     anded = [p.strip() for p in _AND_RE.split(text) if p.strip()]
