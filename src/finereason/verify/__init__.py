@@ -2,8 +2,10 @@
 
 ``extract_answer`` finds the final answer in a response, ``verify_answer`` / ``Verifier`` decide
 whether it matches the reference through a recorded cascade (exact → choice → numeric →
-math-verify in a killable worker pool → optional LLM judge), and ``check_response`` flags format,
-length, truncation, repetition and language problems.
+math-verify in a killable worker pool); what the rules cannot decide is ``undecided`` and goes to
+the optional LLM judge (``prompts/judge.txt``, strict JSON reply). ``check_response`` flags format,
+length, truncation, repetition and language problems. Options in question text are read by
+:func:`finereason.clean.options.parse_options` (one parser for the package).
 """
 
 from finereason.verify.equivalence import (
