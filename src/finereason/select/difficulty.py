@@ -75,7 +75,6 @@ class DifficultyStage:
         rejected: list[Rejection] = []
         # Open-ended samples have no ground truth to score against: kept, unscored (no pass rate).
         unscored = [s for s in batch if not s.answer and s.answer_type == "open"]
-        kept += unscored
         no_answer = [s for s in batch if not s.answer and s.answer_type != "open"]
         rejected += [Rejection(self.name, "missing_answer", "no ground truth to grade against", s) for s in no_answer]
         todo = [s for s in batch if s.answer]
@@ -94,10 +93,11 @@ class DifficultyStage:
             r.stage = self.name
         rejected += res.rejected
         await asyncio.to_thread(self.grade, kept)
+        scored, kept = kept, unscored + kept
         extra: Counter[str] = Counter(failed=res.extra.get("failed", 0),
                                       completion_tokens=res.extra.get("completion_tokens", 0),
                                       open_unscored=len(unscored))
-        for s in kept[len(unscored):]:
+        for s in scored:
             extra[f"pass_rate_{s.pass_rate}"] += 1
             extra["likely_label_noise"] += "likely_label_noise" in s.flags
         return StageResult(kept=kept, rejected=rejected, extra=dict(extra))
