@@ -132,6 +132,16 @@ def test_letter_reference_maps_to_option_text_in_question(verifier: Verifier) ->
     assert verifier.verify("60J", "B", question=question).verdict == "incorrect"
 
 
+def test_value_unlike_every_option_is_incorrect(verifier: Verifier) -> None:
+    """A prediction that is neither a letter nor any option's text is incorrect only when the rules
+    show it different from every option; the reference option's text written another way is
+    correct by math-verify; otherwise the rules abstain."""
+    assert verifier.verify("42", "B", options=["9", "7.5", "4.5", "6"]).verdict == "incorrect"
+    assert verifier.verify("Bus", "A", options=["Taxi", "Car"]).verdict == "incorrect"
+    assert verifier.verify("\\frac{15}{2}", "B", options=["9", "\\sqrt{56.25}"]).verdict == "correct"
+    assert verifier.verify("\\frac{17}{2}", "B", options=["9", "\\sqrt{56.25}"]).verdict == "undecided"
+
+
 # --- free-form answers ---------------------------------------------------------------------------
 
 

@@ -146,6 +146,14 @@ def _choice_step(item: VerifyItem, gold: str, pred: str, free_form_words: int) -
         if letters:  # "E" beside options A-C, or "A, C" for one asked option: a different answer
             return _Plan(Verdict("incorrect", "choice",
                                  f"predicted {', '.join(letters)}, reference {gold_letter}"))
+        if opts and not _free_form(pred, free_form_words) and all(
+                compare_structured(normalize_answer(text), pred, cheap_leaf_equal) is False
+                for text in opts.values()):
+            # A value the rules show different from every option cannot be the right option.
+            return _Plan(Verdict("incorrect", "choice", "prediction differs from every option"))
+        if opts.get(gold_letter):  # the reference option's text, written another way (7.5 vs \\sqrt{56.25})
+            return _Plan(Verdict("undecided", "choice", "prediction names no option"),
+                         math=(normalize_answer(opts[gold_letter]), pred), abstain=True)
         return _undecided("choice", "prediction names no option")
     if not opts or item.answer_type == "text":
         return None
