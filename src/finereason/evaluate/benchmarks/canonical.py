@@ -85,6 +85,9 @@ class Canonical(Benchmark):
             todo.append((i, VerifyItem(pred, str(item.answer), item.options, answer_type, item.question), method))
         verdicts = verify_many([t[1] for t in todo]) if todo else []
         for (i, request, method), verdict in zip(todo, verdicts, strict=True):
+            if verdict.verdict == "undecided":  # benchmark scores have no abstention: not shown correct
+                out[i] = Score("incorrect", verdict.verdict_by, request.pred, method, f"undecided: {verdict.detail}")
+                continue
             out[i] = Score(verdict.verdict, verdict.verdict_by, request.pred, method, verdict.detail)
         return [s for s in out if s is not None]
 
