@@ -97,4 +97,6 @@ def test_verify_judge_sees_only_undecided_and_a_non_json_reply_is_error(bg, tmp_
     assert (by_id["prose"].verdict, by_id["prose"].verdict_by) == ("error", "judge")
     assert "unparseable" in by_id["prose"].meta_get("verify_detail")
     assert by_id["ok"].verdict == "correct" and by_id["bad"].verdict == "incorrect"
-    assert Dataset(out).manifest()["settings"]["prompts"] == {"judge": judge_prompt().ref}
+    manifest = Dataset(out).manifest()
+    assert manifest["settings"]["prompts"] == manifest["prompts"] == {"judge": judge_prompt().ref}
+    assert manifest["models"] == {"judge": f"openai:fake-model@http://127.0.0.1:{port}/v1"}

@@ -65,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     src = Dataset(args.dir)
     stage = make_stage(args)
     tasks = shard_tasks(src.shard_paths())
-    info = RunInfo(stage.name, stage.version, stage.settings(), inputs=[str(src.root)], upstream=src.manifest())
+    settings = stage.settings()
+    extra = {"prompts": settings["prompts"], "models": {"judge": args.judge}} if args.judge else {}
+    info = RunInfo(stage.name, stage.version, settings, inputs=[str(src.root)], upstream=src.manifest(), extra=extra)
 
     async def main() -> dict:
         try:
