@@ -18,6 +18,9 @@ import pyarrow as pa
 SCHEMA_VERSION = "1"
 
 VERDICTS = ("correct", "incorrect", "unparsed", "error")
+#: What ``verify`` may write on a sample: the above, plus "undecided" (the rules could not tell and
+#: no judge did) and "unverifiable" (an open-ended item with no reference answer).
+SAMPLE_VERDICTS = (*VERDICTS, "undecided", "unverifiable")
 
 IMAGE_TYPE = pa.struct(
     [

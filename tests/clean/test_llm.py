@@ -284,3 +284,73 @@ def test_real_model_smoke(tmp_path: Path) -> None:
     outcomes = ("llm_clean_no_problem", "llm_clean_changed", "llm_clean_same_text", "llm_clean_unparsed",
                 "llm_clean_non_answerable", "llm_clean_failed")
     assert sum(res.extra.get(k, 0) for k in outcomes) == 1
+
+
+# ---- the optional LLM answer-extraction pass (--llm-answers) ----------------------------------
+
+SOLUTION = ("First we note the base is 4 and the height is 6.\nThen we multiply and halve to get the area of "
+            "the triangle, which gives twelve square units in total after simplification of all the terms.")
+
+
+@pytest.mark.parametrize(
+    ("reply", "answer"),
+    [
+        ("<think>the last line says twelve</think><answer>12</answer>", "12"),
+        ("<answer> 3, 5 </answer>", "3, 5"),
+        ("<answer></answer>", None),  # the solution states no final answer
+    ],
+)
+def test_parse_extraction(reply: str, answer: str | None) -> None:
+    from finereason.clean.llm_answers import parse_extraction
+
+    assert parse_extraction(reply) == answer
+
+
+@pytest.mark.parametrize("reply", ["12", "<think><answer>12</answer>", "<answer>1</answer> or <answer>2</answer>"])
+def test_parse_extraction_refuses(reply: str) -> None:
+    from finereason.clean.llm_answers import ExtractionError, parse_extraction
+
+    with pytest.raises(ExtractionError):
+        parse_extraction(reply)
+
+
+def test_cli_llm_answers_rescues_only_unextracted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real command with the bundled answer_extraction prompt and a scripted backend: a
+    solution the rules cannot read gets the model's answer (then standardised by the rules), one
+    the model finds no answer in stays rejected with both reasons, and the prompt is in the manifest."""
+    from test_stage import write_dataset
+
+    import finereason.models.session
+    from finereason.cli import main
+    from finereason.prompts import load_prompt
+
+    model = FakeModel({"TRIANGLE": "<think>twelve</think><answer>12 square units</answer>",
+                       "SQUARE": "<answer></answer>"})
+    monkeypatch.setattr(finereason.models.session, "load_model", lambda spec: model)
+    write_dataset(tmp_path / "raw", [[make_sample("TRIANGLE area?", SOLUTION), make_sample("SQUARE side?", SOLUTION),
+                                      make_sample("Find y.", "2")]])
+    out = tmp_path / "out"
+    assert main(["clean", str(tmp_path / "raw"), "--out", str(out), "--llm", "openai://h:8000/v1/m",
+                 "--llm-answers"]) == 0
+    extraction = [m for m, _ in model.calls if "Reference solution:" in m[0]["content"]]
+    assert len(extraction) == 2 and SOLUTION in extraction[0][0]["content"]
+    kept = {s.question: s for s in Dataset(out).iter_samples()}
+    assert kept["TRIANGLE area?"].answer == "12"  # "12 square units" standardised: units dropped
+    assert kept["TRIANGLE area?"].meta_get("answer_from") == "llm"
+    assert kept["TRIANGLE area?"].meta_get("original_answer") == SOLUTION
+    m = json.loads((out / "manifest.json").read_text())
+    assert m["rejected"] == {"answer_unextracted": 1}
+    assert m["prompts"]["answer_extraction"] == load_prompt("answer_extraction").ref
+    rej = Dataset(out).rejected_table().to_pylist()
+    assert "the model found no final answer" in rej[0]["reject_detail"]
+    assert m["stats"]["llm_answer_extracted"] == 1 and m["stats"]["llm_answer_none"] == 1
+
+
+def test_cli_llm_answers_needs_llm(tmp_path: Path, capsys) -> None:
+    from test_stage import write_dataset
+
+    from finereason.cli import main
+
+    write_dataset(tmp_path / "raw", [[make_sample("Find y.", "2")]])
+    assert main(["clean", str(tmp_path / "raw"), "--out", str(tmp_path / "o"), "--llm-answers"]) == 2
+    assert "--llm-answers needs --llm" in capsys.readouterr().err

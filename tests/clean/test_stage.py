@@ -221,3 +221,15 @@ def test_a_full_disk_is_one_line_naming_the_file(tmp_path: Path, capsys, monkeyp
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("finereason: error: no space left on device writing ")
     assert str(tmp_path / "out" / "data" / "part-00000.parquet") in err[0]
+
+
+def test_open_ended_samples_pass_without_an_answer() -> None:
+    """An open-ended sample (image + question, no ground truth) is kept unchanged in its answer;
+    a sample that lost its answer otherwise is still missing_answer."""
+    open_ended = make_sample("Describe the food web.", None, answer_type="open")
+    lost = make_sample("How many?", None)
+    result = CleanStage()([open_ended, lost])
+    [kept] = result.kept
+    assert kept.answer is None and kept.answer_type == "open"
+    assert [r.reason for r in result.rejected] == ["missing_answer"]
+    assert result.extra["open_ended"] == 1

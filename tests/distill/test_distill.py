@@ -153,7 +153,9 @@ def test_difficulty_pass_rate_from_k_graded_samples(server, problems, tmp_path):
         # The fake student always answers 42: correct exactly where the ground truth is 42.
         assert s.pass_rate == (1.0 if s.answer == "42" else 0.0)
         assert len(s.meta_get("student_responses")) == 4
-        assert s.meta_get("student_verdicts") == ["correct" if s.answer == "42" else "incorrect"] * 4
+        # "42" against options such as "7:19": the rules cannot tell a time from a ratio, so undecided
+        verdicts = set(s.meta_get("student_verdicts"))
+        assert verdicts == {"correct"} if s.answer == "42" else verdicts <= {"incorrect", "undecided"}
         assert s.response is None  # the teacher's field is untouched
 
 

@@ -61,3 +61,22 @@ def test_llava_pairs_and_roles():
         llava.map_record({"conversations": "hi"}, "f:1", "src")
     with pytest.raises(RecordError, match="expected human or gpt, got 'robot'"):
         llava.map_record({"conversations": [{"from": "robot", "value": "x"}]}, "f:1", "src")
+
+
+def test_open_ended_records_are_kept_as_open():
+    """Release items with an image and no ground truth (FineVision-ai2d, visualwebinstruct; the
+    release marks 2 of 3 such items consistent) are kept as answer_type "open", not rejected."""
+    from finereason.io.readers import generic, mmfinereason
+
+    release = {"id": 7, "source": "FineVision-ai2d_merged", "question": "<image>Describe the food web.",
+               "answer": "", "image": "images/x.png", "qwen3vl_235b_thinking_response": "<think>…</think> foxes",
+               "is_consistent": True}
+    [draft] = mmfinereason.map_record(release, "k", "release")
+    assert draft.answer is None and draft.fields["answer_type"] == "open"
+    [draft] = generic.map_record({"question": "What happens next?", "image": "images/x.png"}, "k", "jsonl")
+    assert draft.answer is None and draft.fields["answer_type"] == "open"
+    # without an image there is nothing to reason about: still missing_answer
+    with pytest.raises(RecordError, match="missing_answer"):
+        generic.map_record({"question": "What happens next?"}, "k", "jsonl")
+    with pytest.raises(RecordError, match="answer: expected a string"):  # a wrong type is never "open"
+        generic.map_record({"question": "Q", "image": "images/x.png", "answer": ["a"]}, "k", "jsonl")

@@ -61,7 +61,7 @@ def test_template_content_follows_the_specs():
     for kind in ("translation", "irrelevant content", "non-answer question", "low-quality instruction"):
         assert f'"{kind}"' in clean
     judge = load_prompt("judge").render(question="q", reference="r", response="s")
-    assert "JUDGMENT: EQUIVALENT" in judge and "JUDGMENT: DIFFERENT" in judge and "Analysis:" in judge
+    assert '"judgment": "EQUIVALENT"}' in judge and '"judgment": "DIFFERENT"}' in judge and '{"analysis":' in judge
     assert "\\boxed{...}" in load_prompt("answer_extraction").render(question="q", solution="s")
     assert load_prompt("describe").render(contents="the bars").rstrip().endswith("pay attention to the bars.")
     assert "Answer:" in load_prompt("reason").text and "step by step" in load_prompt("reason_cot").text
@@ -130,7 +130,7 @@ def test_malformed_headers(tmp_path):
 def test_hash_is_of_the_body_and_stable(tmp_path):
     judge = load_prompt("judge")
     assert judge.sha256 == hashlib.sha256(judge.text.encode()).hexdigest() == load_prompt("judge").sha256
-    assert judge.ref == f"judge@v1#{judge.sha256[:12]}"
+    assert judge.ref == f"judge@v2#{judge.sha256[:12]}"
     lf = write(tmp_path, "Line one {question}\nLine two\n", name="lf.txt")
     crlf = tmp_path / "crlf.txt"
     crlf.write_bytes(lf.read_bytes().replace(b"\n", b"\r\n"))

@@ -236,3 +236,22 @@ def test_bad_range_is_a_usage_error(src, tmp_path, capsys) -> None:
     assert "bounds must satisfy" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["select", str(src), "--out", str(tmp_path / "x"), "--subset", "hard", "--pass-rate", "0"])
+
+
+def test_undecided_kept_out_unless_asked_and_counted(samples, tmp_path) -> None:
+    """verify's "undecided" (rules could not tell, no judge) is not "correct": the default drops it,
+    --verdict correct+undecided keeps it; open-ended "unverifiable" samples are kept (the paper
+    trains on them); the manifest counts every verdict before and after."""
+    verdicts = ["undecided"] * 4 + ["unverifiable"] * 2
+    data = [dataclasses.replace(s, verdict=v) for s, v in zip(samples, verdicts)] + samples[len(verdicts):]
+    src = write_dataset(data, tmp_path / "in", 35)
+    kept, reasons, manifest = run_select(src, tmp_path / "default")
+    assert not {s.id for s in data[:4]} & kept and {s.id for s in data[4:6]} <= kept
+    correct = sum(s.verdict == "correct" for s in data)
+    assert len(kept) == correct + 2
+    counts = manifest["selection"]
+    assert counts["before"]["verdict"]["undecided"] == 4 and counts["before"]["verdict"]["unverifiable"] == 2
+    assert "undecided" not in counts["after"]["verdict"] and counts["after"]["verdict"]["correct"] == correct
+    loose, _, manifest = run_select(src, tmp_path / "loose", "--verdict", "correct+undecided")
+    assert {s.id for s in data[:6]} <= loose and manifest["selection"]["after"]["verdict"]["undecided"] == 4
+    assert manifest["settings"]["also_keep_verdicts"] == ["unverifiable", "undecided"]

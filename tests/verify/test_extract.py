@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from finereason.clean.options import options_in
 from finereason.verify.extract import (
     Extraction,
     extract_answer,
     extract_choice,
     last_boxed,
-    parse_options,
     split_think,
 )
 
@@ -96,15 +96,29 @@ def test_extract_on_fixture(records: list[dict]) -> None:
 # --- options and choice letters -------------------------------------------------------------
 
 
-def test_parse_options_formats() -> None:
-    assert parse_options("Q? A.256; B.512; C.944; D.275") == {"A": "256", "B": "512", "C": "944", "D": "275"}
-    assert parse_options("Q\nChoices:\nA. It eats.\nB. It makes food.\nAnswer with the letter.") == {
+def test_options_in_formats() -> None:
+    assert options_in("Q? A.256; B.512; C.944; D.275") == {"A": "256", "B": "512", "C": "944", "D": "275"}
+    assert options_in("Q\nChoices:\nA. It eats.\nB. It makes food.\nAnswer with the letter.") == {
         "A": "It eats.", "B": "It makes food."}
-    assert parse_options("Pick (A) red (B) blue") == {"A": "red", "B": "blue"}
+    assert options_in("Pick (A) red (B) blue") == {"A": "red", "B": "blue"}
     # "point A." in the stem is not an option list: the last complete run wins
     q = "Ball at point A. rolls.\nA. 80J\nB. 70J\nC. 60J"
-    assert parse_options(q) == {"A": "80J", "B": "70J", "C": "60J"}
-    assert parse_options("What is f(x) = a*x + 3?") == {}
+    assert options_in(q) == {"A": "80J", "B": "70J", "C": "60J"}
+    assert options_in("What is f(x) = a*x + 3?") == {}
+
+
+def test_one_option_parser_for_the_package() -> None:
+    """The issue's two questions, which clean/ and verify/ used to read differently: a Chinese
+    list after a full-width colon is options; markers of two styles ("A." then "(B)") are not
+    one list (the convention of :mod:`finereason.clean.options`), in verify as in clean."""
+    from finereason.clean.options import parse_options
+    from finereason.verify import Verifier
+
+    assert options_in("选择：A、红 B、蓝") == {"A": "红", "B": "蓝"}
+    assert options_in("Which is larger? A. 3 (B) 5") == {}
+    assert parse_options("Which is larger? A. 3 (B) 5") is None
+    with Verifier() as v:  # verify reads the question's options with the same parser
+        assert v.verify("蓝", "B", question="选择：A、红 B、蓝").verdict == "correct"
 
 
 @pytest.mark.parametrize(

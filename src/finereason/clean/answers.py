@@ -6,7 +6,8 @@ result with units dropped and ``%`` kept; several values joined by ", "; words k
 nothing if no final answer is stated. This module applies the same rules deterministically, which
 covers the common shapes (bare answers, "Answer: B", ``$$4.4$$``, "12 cm", ``<answer>`` or
 ``<CONCLUSION>`` blocks ending in "… is x = 5/3."). What it cannot find it refuses
-(:class:`AnswerError` ``answer_unextracted``) rather than guessing, so an LLM pass can take those.
+(:class:`AnswerError` ``answer_unextracted``) rather than guessing; ``clean --llm … --llm-answers``
+sends exactly those to the paper's LLM pass (:mod:`finereason.clean.llm_answers`).
 
 Choices made beyond the seed's text: math delimiters wrapping the whole answer are removed
 (``$13$`` → ``13``); "x = 5/3" becomes "5/3" only when the right side is a plain number (an
@@ -20,7 +21,7 @@ from dataclasses import dataclass
 
 from finereason.clean.options import letter_for_text
 from finereason.clean.text import normalize_whitespace
-from finereason.verify.normalize import matching_brace
+from finereason.verify.extract import last_boxed
 
 ANSWER_TYPES = ("choice", "integer", "number", "expression", "yes_no", "text")
 
@@ -45,23 +46,12 @@ class StandardAnswer:
 
 # ---- finding the answer in a solution ----------------------------------------------------------
 
-_BOXED_RE = re.compile(r"\\boxed\s*\{")
 _TAG_RE = re.compile(r"<(answer|conclusion)>(.*?)</\1>", re.IGNORECASE | re.DOTALL)
 #: Leftover markup seen in real solutions (MMR1 ends answers with ``<\final_answer>``).
 _STRAY_TAG_RE = re.compile(
     r"<[\\/]?(?:answer|conclusion|final_answer|reasoning|think|summary|caption|solution)>", re.IGNORECASE
 )
 _LONG = 200  # characters; a one-line answer longer than this is a solution, not an answer
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the last complete ``\\boxed{…}``, braces balanced, verbatim; None if none."""
-    found = None
-    for m in _BOXED_RE.finditer(text):
-        end = matching_brace(text, m.end() - 1)
-        if end >= 0:
-            found = text[m.end():end]
-    return found
 
 
 def _outside_think(text: str) -> str:

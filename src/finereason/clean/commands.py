@@ -38,8 +38,11 @@ before cleaning is kept in meta original_question / original_answer.
 With --llm, each kept question also gets one LLM cleaning request (translate, strip noise,
 rewrite bare-answer instructions, reject non-answerable items: reason non_answerable) using the
 'clean' prompt; a reply that cannot be parsed leaves the question as it was, flagged
-llm_clean_unparsed. Requests are journaled (OUT/journal.sqlite): a rerun pays only for the rest
-and retries failed ones.
+llm_clean_unparsed. With --llm-answers too, each sample the rules rejected as answer_unextracted
+first gets one answer-extraction request ('answer_extraction' prompt, the paper's optional stage-1
+pass); an extracted answer is standardised by the rules like any other, an empty or unparseable
+reply leaves the rejection with its reason. Requests are journaled (OUT/journal.sqlite): a rerun
+pays only for the rest and retries failed ones.
 (--workers does not apply then: the rules run in a thread beside the model requests.)
 
 examples:
@@ -85,6 +88,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="also clean each question with this model (e.g. openai://host:8000/v1/<model>, hf:<path>)")
     p.add_argument("--llm-prompt", default="clean", metavar="NAME|FILE",
                    help="prompt template for --llm: a bundled name or a .txt file (default: clean)")
+    p.add_argument("--llm-answers", action="store_true",
+                   help="with --llm: ask the model for the final answer of samples whose answer the rules "
+                        "cannot extract (prompt answer_extraction), instead of rejecting them")
     p.add_argument("--journal", metavar="FILE", help="request journal for --llm (default OUT/journal.sqlite)")
     p.add_argument("--concurrency", type=_positive_int, default=None, metavar="N",
                    help="--llm requests in flight (default: the backend's)")
@@ -98,6 +104,10 @@ def run(args: argparse.Namespace) -> int:
         raise DatasetError(f"{args.dir}: no shards in data/ (nothing to clean)")
     stage = CleanStage(max_side=args.max_side, max_aspect=args.max_aspect, max_text_chars=args.max_text_chars)
     inputs = [str(Path(args.dir).resolve())]
+    if getattr(args, "llm_answers", False) and not args.llm:
+        print("finereason clean: error: --llm-answers needs --llm MODEL_SPEC (the model that extracts)",
+              file=sys.stderr)
+        return 2
     if args.llm:
         return _run_with_llm(args, stage, paths, inputs, source.manifest())
     info = RunInfo(stage.name, stage.version, stage.settings(), inputs, upstream=source.manifest())
@@ -123,17 +133,21 @@ def _run_with_llm(args: argparse.Namespace, stage: CleanStage, paths: list[Path]
         print(f"finereason clean: error: --llm needs the model layer, which cannot be loaded ({e})", file=sys.stderr)
         return 2
     from finereason.clean.llm import LLMClean, RulesThenLLM
+    from finereason.clean.llm_answers import LLMAnswers
 
     try:
         prompt = load_prompt(args.llm_prompt, expect=["question"])
+        answer_prompt = load_prompt("answer_extraction", expect=["question", "solution"]) if args.llm_answers else None
         model_id = parse_spec(args.llm).model_id  # not the endpoints: moving hosts must not block a resume
     except (SpecError, PromptError) as e:
         print(f"finereason clean: error: --llm {args.llm}: {e}", file=sys.stderr)
         return 2
     model = _OpenedLater(LazyClient(args.llm, args.journal or f"{args.out}/journal.sqlite", args.concurrency))
-    combined = RulesThenLLM(stage, LLMClean(model, prompt, model_id=model_id))
+    answers = LLMAnswers(model, answer_prompt, model_id=model_id) if answer_prompt else None
+    combined = RulesThenLLM(stage, LLMClean(model, prompt, model_id=model_id), answers)
+    prompts = {"clean": prompt.ref, **({"answer_extraction": answer_prompt.ref} if answer_prompt else {})}
     info = RunInfo(combined.name, combined.version, combined.settings(), inputs, upstream=upstream,
-                   extra={"prompts": {"clean": prompt.ref}, "models": {"clean": args.llm}})
+                   extra={"prompts": prompts, "models": {"clean": args.llm}})
 
     async def go() -> dict:
         try:

@@ -311,22 +311,35 @@ class RulesThenLLM:
     """``finereason clean --llm``: the rule stage, then :class:`LLMClean` on what it kept.
 
     One async stage so one command and one output folder do both; the rules (image work
-    included) run in a worker thread so the event loop keeps feeding the model meanwhile.
+    included) run in a worker thread so the event loop keeps feeding the model meanwhile. With
+    ``answers`` (``--llm-answers``), samples the rules rejected as ``answer_unextracted`` first get
+    an LLM answer-extraction request; those with an answer go through the rules again.
     """
 
     name = "clean"
 
-    def __init__(self, rules: Stage, llm: LLMClean) -> None:
+    def __init__(self, rules: Stage, llm: LLMClean, answers: Any = None) -> None:
         self.rules = rules
         self.llm = llm
-        self.version = f"{rules.version}+llm{llm.version}"
+        self.answers = answers  # a finereason.clean.llm_answers.LLMAnswers, or None
+        self.version = f"{rules.version}+llm{llm.version}" + (f"+answers{answers.version}" if answers else "")
 
     def settings(self) -> dict[str, Any]:
-        return {**self.rules.settings(), "llm": self.llm.settings()}
+        out = {**self.rules.settings(), "llm": self.llm.settings()}
+        if self.answers is not None:
+            out["llm_answers"] = self.answers.settings()
+        return out
 
     async def run(self, batch: list[Sample]) -> StageResult:
         first = await asyncio.to_thread(self.rules, batch)
-        second = await self.llm.run(first.kept)
         extra = Counter(first.extra)
+        kept, rejected = list(first.kept), list(first.rejected)
+        if self.answers is not None:
+            rescued, rejected = await self.answers.rescue(rejected, extra)
+            again = await asyncio.to_thread(self.rules, rescued)
+            extra.update(again.extra)
+            kept += again.kept
+            rejected += again.rejected
+        second = await self.llm.run(kept)
         extra.update(second.extra)
-        return StageResult(second.kept, first.rejected + second.rejected, records_in=len(batch), extra=dict(extra))
+        return StageResult(second.kept, rejected + second.rejected, records_in=len(batch), extra=dict(extra))

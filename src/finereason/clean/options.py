@@ -113,6 +113,16 @@ def parse_options(question: str) -> ParsedOptions | None:
     return ParsedOptions(texts, run[0].start, line_end if line_end >= 0 else len(question))
 
 
+def options_in(question: str) -> dict[str, str]:
+    """The options of ``question`` as ``{letter: text}``; ``{}`` when it lists none.
+
+    The mapping form of :func:`parse_options` for callers that look options up by letter
+    (verification, benchmark loaders): the package has one option parser, this one.
+    """
+    parsed = parse_options(question)
+    return dict(zip(parsed.letters, parsed.texts)) if parsed else {}
+
+
 def _norm(text: str) -> str:
     """Comparison key for option texts: case, width, spacing, ``$…$`` and a final period ignored."""
     t = unicodedata.normalize("NFKC", text).casefold().strip()

@@ -1,7 +1,8 @@
 """The ``clean`` stage: rule-based cleaning of question, options, answer and images, per sample.
 
 A sample leaves with a reason rather than half-cleaned: no question (``missing_question``), no
-usable answer (``missing_answer``, ``answer_unextracted``), or any one of its images unusable
+usable answer (``missing_answer``, ``answer_unextracted``; an open-ended sample, ``answer_type``
+``open`` with no answer, is kept as it is), or any one of its images unusable
 (the codec's reason: ``image_undecodable``, ``image_truncated``, ``image_empty``,
 ``image_zero_size``, ``image_too_large``, or ``image_extreme_aspect``). Dropping only the bad
 image of a multi-image sample would leave a question about a picture that is not there, so the
@@ -19,11 +20,12 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from finereason.clean.answers import AnswerError, standardize_answer
+from finereason.clean.answers import AnswerError, StandardAnswer, standardize_answer
 from finereason.clean.images import clean_image
 from finereason.clean.options import parse_options
 from finereason.clean.text import clean_question
 from finereason.io.images import MAX_DECODE_PIXELS, ImageDecodeError
+from finereason.io.readers.fields import OPEN_ANSWER
 from finereason.pipeline.stage import StageResult
 from finereason.schema import Image, Rejection, Sample
 
@@ -81,10 +83,14 @@ class CleanStage:
             if parsed:
                 options = parsed.texts
                 counts["options_parsed"] += 1
-        try:
-            answer = standardize_answer(sample.answer, options)
-        except AnswerError as e:
-            return Rejection(self.name, e.reason, e.detail, sample)
+        answer: StandardAnswer | None = None
+        if sample.answer is None and sample.answer_type == OPEN_ANSWER:
+            counts["open_ended"] += 1  # no ground truth to standardise: kept as ingest kept it
+        else:
+            try:
+                answer = standardize_answer(sample.answer, options)
+            except AnswerError as e:
+                return Rejection(self.name, e.reason, e.detail, sample)
 
         images: list[Image] = []
         image_edits: set[str] = set()
@@ -105,26 +111,26 @@ class CleanStage:
             sample,
             question=question.text,
             options=options,
-            answer=answer.text,
+            answer=answer.text if answer else None,
             images=images,
             meta=dict(sample.meta),
             flags=list(sample.flags),
         )
         # A type a source set (synthetic problems know theirs) stands unless the answer changed.
-        if answer.text != sample.answer or not sample.answer_type:
+        if answer and (answer.text != sample.answer or not sample.answer_type):
             out.answer_type = answer.answer_type
         if question.text != sample.question:
             counts["questions_changed"] += 1
             counts.update(f"question_{edit}" for edit in question.edits)
             if "original_question" not in out.meta:
                 out.meta_set("original_question", sample.question)
-        if answer.text != sample.answer:
+        if answer and answer.text != sample.answer:
             counts["answers_changed"] += 1
             counts[f"answer_from_{answer.how}"] += 1
             if "original_answer" not in out.meta:
                 out.meta_set("original_answer", sample.answer)
         edits = [f"question:{e}" for e in question.edits] + [f"image:{e}" for e in sorted(image_edits)]
-        if answer.text != sample.answer:
+        if answer and answer.text != sample.answer:
             edits.append(f"answer:{answer.how}")
         if edits:
             out.meta_set("clean_edits", edits)

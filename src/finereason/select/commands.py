@@ -24,7 +24,9 @@ Per sample, in this order (the first that applies is the rejection reason):
               --pass-rate RANGE  any union of ranges: 0  0:0.5  [0.25,0.75)  (0,1]
               Samples never scored are rejected as no_pass_rate, never counted as easy.
   verdict     only answers judged consistent with the ground truth (verdict "correct"),
-              as MMFineReason keeps; off when no sample has a verdict (verify never ran)
+              as MMFineReason keeps, and open-ended items with no ground truth ("unverifiable");
+              "undecided" (rules could not tell, no judge did) only with
+              --verdict correct+undecided; off when no sample has a verdict (verify never ran)
   flags       samples whose quality flags start with a --drop-flags prefix are dropped
               (flagged:<code>); --require-clean drops any flag at all
 
@@ -34,7 +36,8 @@ the result does not depend on sharding or workers):
   --balance source|domain                  even out groups (with --limit: round-robin)
   --limit N                                at most N in total
 
-The manifest records counts per source and domain before and after; rejected/ keeps every
+The manifest records counts per source, domain and verdict (undecided included) before and
+after; rejected/ keeps every
 dropped sample with its reason (pass_rate_out_of_range, no_pass_rate, verdict_not_correct,
 no_verdict, flagged:<code>, over_cap_source, over_cap_domain, over_balance, over_limit).
 
@@ -43,6 +46,14 @@ examples:
   finereason select runs/scored --out runs/mix --subset medium+ --cap-per-source 20000 --seed 1
   finereason select runs/scored --out runs/bal --pass-rate 0:0.5 --balance domain --limit 50000
 """
+
+
+#: ``--verdict`` → the verdicts kept beside "correct" (see :class:`Rules`).
+VERDICT_MODES: dict[str, tuple[str, ...]] = {
+    "correct": ("unverifiable",),
+    "correct+undecided": ("unverifiable", "undecided"),
+    "any": (),
+}
 
 
 def _interval(text: str) -> Interval:
@@ -82,9 +93,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="keep pass rates in RANGE (repeat for a union): 0, 0:0.5, [0.25,0.75), (0,1]",
     )
     p.add_argument(
-        "--verdict", choices=["correct", "any"], default="correct",
-        help="correct (default): keep only samples whose verdict is 'correct', rejecting others and "
-        "unverified ones, whenever any sample has a verdict; any: ignore verdicts",
+        "--verdict", choices=list(VERDICT_MODES), default="correct",
+        help="correct (default): keep samples whose verdict is 'correct' (and open-ended 'unverifiable' ones), "
+        "rejecting others and unverified ones, whenever any sample has a verdict; correct+undecided: also keep "
+        "'undecided'; any: ignore verdicts",
     )
     p.add_argument(
         "--drop-flags", type=_prefixes, default=DEFAULT_DROP_FLAGS, metavar="PREFIX,...",
@@ -108,10 +120,10 @@ def run(args: argparse.Namespace) -> int:
     src = Dataset(args.dir)
     paths = src.shard_paths()
     ranges = tuple(args.pass_rate) if args.pass_rate else NAMED_SUBSETS[args.subset]
-    verdicts = args.verdict == "correct" and any_verdict(paths)
-    rules = Rules(ranges, verdicts, args.drop_flags, args.require_clean)
+    verdicts = args.verdict != "any" and any_verdict(paths)
+    rules = Rules(ranges, verdicts, args.drop_flags, args.require_clean, VERDICT_MODES[args.verdict])
     policy = CapPolicy(args.cap_per_source, args.cap_per_domain, args.balance, args.limit, args.seed)
-    if args.verdict == "correct" and not verdicts:
+    if args.verdict != "any" and not verdicts:
         say("select: no sample has a verdict (verify never ran), so the verdict filter is off")
     with StageProgress("select: plan", len(paths)) as bar:
         plan = make_plan(paths, rules, policy, on_shard=bar.advance)
@@ -130,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
     manifest = engine_from_args(args).run_stage(stage, tasks, args.out, info, workers=args.workers, total=len(tasks),
                                                 overwrite=args.overwrite)
     print_summary(manifest)
-    for group in ("source", "domain"):
+    for group in ("source", "domain", "verdict"):
         before, after = plan.before[group], plan.after[group]
         line = ", ".join(f"{k} {before[k]}→{after.get(k, 0)}" for k in sorted(before))
         print(f"  per {group}: {line}")

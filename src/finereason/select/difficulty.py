@@ -73,7 +73,9 @@ class DifficultyStage:
     async def run(self, batch: list[Sample]) -> StageResult:
         kept: list[Sample] = []
         rejected: list[Rejection] = []
-        no_answer = [s for s in batch if not s.answer]
+        # Open-ended samples have no ground truth to score against: kept, unscored (no pass rate).
+        unscored = [s for s in batch if not s.answer and s.answer_type == "open"]
+        no_answer = [s for s in batch if not s.answer and s.answer_type != "open"]
         rejected += [Rejection(self.name, "missing_answer", "no ground truth to grade against", s) for s in no_answer]
         todo = [s for s in batch if s.answer]
         # The student writes into `response`; keep the teacher's response where it was.
@@ -91,9 +93,11 @@ class DifficultyStage:
             r.stage = self.name
         rejected += res.rejected
         await asyncio.to_thread(self.grade, kept)
+        scored, kept = kept, unscored + kept
         extra: Counter[str] = Counter(failed=res.extra.get("failed", 0),
-                                      completion_tokens=res.extra.get("completion_tokens", 0))
-        for s in kept:
+                                      completion_tokens=res.extra.get("completion_tokens", 0),
+                                      open_unscored=len(unscored))
+        for s in scored:
             extra[f"pass_rate_{s.pass_rate}"] += 1
             extra["likely_label_noise"] += "likely_label_noise" in s.flags
         return StageResult(kept=kept, rejected=rejected, extra=dict(extra))

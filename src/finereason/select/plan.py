@@ -26,6 +26,7 @@ from finereason.select.subsets import Rules
 
 PLAN_COLUMNS = ["id", "source", "domain", "pass_rate", "verdict", "flags"]
 UNKNOWN_DOMAIN = "unknown"
+NO_VERDICT = "none"  # the verdict count's name for samples verify never graded
 
 
 @dataclass(frozen=True)
@@ -106,9 +107,9 @@ def make_plan(
     plan of a few million samples stays in tens of MB. ``on_shard`` is called after each shard
     (a progress bar's advance).
     """
-    sources, domains = _Codes(), _Codes()
-    before: dict[str, Counter[str]] = {"source": Counter(), "domain": Counter()}
-    keys, src, dom, shard_of, row_of = [], [], [], [], []
+    sources, domains, verdict_codes = _Codes(), _Codes(), _Codes()
+    before: dict[str, Counter[str]] = {"source": Counter(), "domain": Counter(), "verdict": Counter()}
+    keys, src, dom, ver, shard_of, row_of = [], [], [], [], [], []
     rows_per_shard = []
     for shard, path in enumerate(paths):
         table = _read(path, PLAN_COLUMNS)
@@ -119,10 +120,12 @@ def make_plan(
         rows_per_shard.append(table.num_rows)
         before["source"].update(source)
         before["domain"].update(d or UNKNOWN_DOMAIN for d in domain)
+        before["verdict"].update(v or NO_VERDICT for v in verdicts)
         rows = [r for r in range(table.num_rows) if rules.reason(rates[r], verdicts[r], flags[r]) is None]
         keys.append(np.array([order_key(policy.seed, ids[r]) for r in rows], dtype=np.uint64))
         src.append(np.array([sources.code(source[r]) for r in rows], dtype=np.int32))
         dom.append(np.array([domains.code(domain[r] or UNKNOWN_DOMAIN) for r in rows], dtype=np.int32))
+        ver.append(np.array([verdict_codes.code(verdicts[r] or NO_VERDICT) for r in rows], dtype=np.int32))
         shard_of.append(np.full(len(rows), shard, dtype=np.int32))
         row_of.append(np.array(rows, dtype=np.int32))
         if on_shard is not None:
@@ -131,12 +134,15 @@ def make_plan(
     dom_names, dom_remap = domains.sorted_remap()
     src_arr = src_remap[_concat(src, np.int64)]
     dom_arr = dom_remap[_concat(dom, np.int64)]
+    ver_names, ver_remap = verdict_codes.sorted_remap()
+    ver_arr = ver_remap[_concat(ver, np.int64)]
     reasons = plan_caps(_concat(keys, np.uint64), src_arr, dom_arr, policy)
 
     kept = reasons == 0
     after = {
         "source": _named_counts(src_arr[kept], src_names),
         "domain": _named_counts(dom_arr[kept], dom_names),
+        "verdict": _named_counts(ver_arr[kept], ver_names),
     }
     capped: list[list[tuple[int, int]]] = [[] for _ in paths]
     shard_arr, row_arr = _concat(shard_of, np.int64), _concat(row_of, np.int64)

@@ -97,17 +97,22 @@ class Rules:
     Order: pass rate, then verdict, then flags, so every rejection names one reason.
     ``require_correct`` is resolved against the whole dataset before the run: it is only on when
     some sample carries a verdict (otherwise verification never ran and there is nothing to keep).
+    With it, ``also_keep`` names the other verdicts kept: by default ``unverifiable`` (open-ended
+    items with no reference, which MMFineReason trains on when their format passes), never
+    ``undecided`` (the rules could not tell and no judge did) unless asked for.
     """
 
     pass_rate: tuple[Interval, ...] = ()
     require_correct: bool = True
     drop_flags: tuple[str, ...] = DEFAULT_DROP_FLAGS
     require_clean: bool = False
+    also_keep: tuple[str, ...] = ("unverifiable",)
 
     def settings(self) -> dict[str, Any]:
         return {
             "pass_rate": [str(iv) for iv in self.pass_rate] or None,
             "require_correct": self.require_correct,
+            "also_keep_verdicts": list(self.also_keep),
             "drop_flags": list(self.drop_flags),
             "require_clean": self.require_clean,
         }
@@ -123,7 +128,7 @@ class Rules:
         if self.require_correct:
             if verdict is None:
                 return "no_verdict", "the dataset is verified but this sample has no verdict"
-            if verdict != "correct":
+            if verdict != "correct" and verdict not in self.also_keep:
                 return "verdict_not_correct", f"verdict {verdict!r}"
         for flag in flags or ():
             if self.require_clean or flag.startswith(self.drop_flags):

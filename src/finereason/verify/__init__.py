@@ -2,8 +2,10 @@
 
 ``extract_answer`` finds the final answer in a response, ``verify_answer`` / ``Verifier`` decide
 whether it matches the reference through a recorded cascade (exact → choice → numeric →
-math-verify in a killable worker pool → optional LLM judge), and ``check_response`` flags format,
-length, truncation, repetition and language problems.
+math-verify in a killable worker pool); what the rules cannot decide is ``undecided`` and goes to
+the optional LLM judge (``prompts/judge.txt``, strict JSON reply). ``check_response`` flags format,
+length, truncation, repetition and language problems. Options in question text are read by
+:func:`finereason.clean.options.parse_options` (one parser for the package).
 """
 
 from finereason.verify.equivalence import (
@@ -19,13 +21,11 @@ from finereason.verify.extract import (
     ThinkSplit,
     extract_answer,
     extract_choice,
-    parse_options,
     split_think,
 )
 from finereason.verify.judge import (
-    JUDGE_PROMPT,
-    JUDGE_PROMPT_VERSION,
     build_judge_prompt,
+    judge_prompt,
     parse_judgment,
     prompt_judge,
 )
@@ -33,8 +33,6 @@ from finereason.verify.normalize import normalize_answer
 from finereason.verify.quality import QualityConfig, check_caption, check_response
 
 __all__ = [
-    "JUDGE_PROMPT",
-    "JUDGE_PROMPT_VERSION",
     "Extraction",
     "QualityConfig",
     "ThinkSplit",
@@ -47,9 +45,9 @@ __all__ = [
     "close",
     "extract_answer",
     "extract_choice",
+    "judge_prompt",
     "normalize_answer",
     "parse_judgment",
-    "parse_options",
     "prompt_judge",
     "split_think",
     "verify_answer",

@@ -22,16 +22,22 @@ def register(sub: argparse._SubParsersAction) -> None:
             "For each sample's response: extract the final answer (last <answer> outside <think>, else\n"
             "last \\boxed{}, else an 'answer is' line; never a guess), then grade it by a cascade that\n"
             "records who decided (verdict_by): exact → choice letter/option text → numeric → math-verify\n"
-            "(in a killable subprocess pool) → optional LLM judge (strict: only 'JUDGMENT: EQUIVALENT'\n"
-            "passes). Writes pred_answer, verdict (correct|incorrect|unparsed|error), verdict_by, and\n"
-            "flags (think_*/answer_* format, too_short, truncated, repetition of a 50-gram, language).\n"
-            "Keeps every sample: `finereason select` filters.\n\n"
+            "(in a killable subprocess pool). What the rules cannot decide (free-form prose, parts that\n"
+            "do not align, expressions math-verify cannot parse) is 'undecided', with the reason in\n"
+            "meta.verify_detail; --judge sends exactly those (and, with --judge-unparsed, the unparsed)\n"
+            "to an LLM judge (prompts/judge.txt; strict JSON reply, anything else is 'error').\n"
+            "Open-ended samples (answer_type open, no reference) are 'unverifiable'.\n"
+            "Writes pred_answer, verdict (correct|incorrect|undecided|unparsed|unverifiable|error),\n"
+            "verdict_by, and flags (think_*/answer_* format, too_short, truncated, repetition of a\n"
+            "50-gram, language). Keeps every sample: `finereason select` filters.\n\n"
             "example: finereason verify runs/distilled --out runs/verified"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("dir", metavar="DIR", help="input dataset folder (samples with a response)")
-    p.add_argument("--judge", metavar="SPEC", help="LLM judge model spec for answers the rules call different")
+    p.add_argument("--judge", metavar="SPEC", help="LLM judge model spec for the answers the rules leave undecided")
+    p.add_argument("--judge-unparsed", action="store_true",
+                   help="also send responses with no extractable answer to the judge (needs --judge)")
     p.add_argument("--min-words", type=int, default=100, help="minimum response words (default 100, as the paper)")
     p.add_argument("--ngram", type=int, default=50, help="repetition window in words (default 50)")
     p.add_argument("--ngram-count", type=int, default=3, help="repetition count that flags (default 3)")
@@ -51,6 +57,7 @@ def make_stage(args: argparse.Namespace) -> VerifyStage:
         expected_language=None if args.language == "none" else args.language,
     )
     return VerifyStage(quality=quality, timeout_s=args.timeout, judge_spec=args.judge,
+                       judge_unparsed=bool(getattr(args, "judge_unparsed", False)),
                        journal_path=f"{args.out}/journal.sqlite" if args.judge else None)
 
 
@@ -58,7 +65,9 @@ def run(args: argparse.Namespace) -> int:
     src = Dataset(args.dir)
     stage = make_stage(args)
     tasks = shard_tasks(src.shard_paths())
-    info = RunInfo(stage.name, stage.version, stage.settings(), inputs=[str(src.root)], upstream=src.manifest())
+    settings = stage.settings()
+    extra = {"prompts": settings["prompts"], "models": {"judge": args.judge}} if args.judge else {}
+    info = RunInfo(stage.name, stage.version, settings, inputs=[str(src.root)], upstream=src.manifest(), extra=extra)
 
     async def main() -> dict:
         try:

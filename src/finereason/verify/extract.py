@@ -123,41 +123,6 @@ def extract_answer(response: str) -> Optional[Extraction]:
 # Multiple choice
 # ----------------------------------------------------------------------------------------------
 
-_OPTION_MARK_RE = re.compile(r"(?:^|(?<=[\s;:>*]))(?:\(([A-Z])\)|([A-Z])[.．:：)、])",
-                             re.MULTILINE)
-
-
-def parse_options(question: str) -> dict[str, str]:
-    """Options listed in a question ("A. 80J\\nB. 70J", "A.256; B.512", "(A) x (B) y").
-
-    Markers must run A, B, C… in order; when several runs exist (a figure label "point A." earlier
-    in the text) the last longest run wins. Returns {} when fewer than two options are found.
-    The last option ends at its line end, so trailing instructions are not swallowed.
-    """
-    marks = [(m.start(), m.end(), m.group(1) or m.group(2))
-             for m in _OPTION_MARK_RE.finditer(question)]
-    best: list[tuple[int, int, str]] = []
-    for i, (_, _, letter) in enumerate(marks):
-        if letter != "A":
-            continue
-        run = [marks[i]]
-        for mark in marks[i + 1:]:
-            if mark[2] == chr(ord(run[-1][2]) + 1):
-                run.append(mark)
-        if len(run) >= len(best):
-            best = run
-    if len(best) < 2:
-        return {}
-    options: dict[str, str] = {}
-    for k, (_, end, letter) in enumerate(best):
-        if k + 1 < len(best):
-            text = question[end:best[k + 1][0]]
-        else:
-            text = question[end:].split("\n", 1)[0]
-        options[letter] = text.strip().rstrip(";,").strip()
-    return options
-
-
 _LONE_LETTER_RE = re.compile(r"\(?\s*([A-Za-z])\s*\)?\s*[.:)]?")
 _PHRASE_LETTER_RE = re.compile(
     r"\b(?:answer|option|choice)\b(?:\s+is)?(?:\s*:)?\s*(?:\b(?:option|choice)\b\s*)?"

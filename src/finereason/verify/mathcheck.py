@@ -19,7 +19,13 @@ Guards (each is our own logic, added where math-verify 0.9.0 is measured to be w
    side, and only when it is a sympy object.
 4. **Equation vs value** (``x+y=5`` vs ``5``): math-verify compares a bare value with the right-hand
    side of any equation. We allow that only when the left-hand side is a single symbol
-   (``x=5`` vs ``5``).
+   (``x=5`` vs ``5``). An *inequality* against a bare value (``\\tan\\theta_0 \\le \\frac{7}{2}\\mu``
+   vs ``\\arctan(7\\mu/2)``) is undecided: whether the bound is the asked quantity is for a judge.
+6. **Relations side by side** (``1^2-2^2+\\cdots=(-1)^{n+1}\\frac{n(n+1)}{2}``): when both sides are
+   relations with the same operators, sides are compared pairwise first, so a side math-verify
+   cannot parse (``\\cdots``) but that is literally the same on both does not sink the comparison.
+7. **Rearranged equations** (``2x = 4`` vs ``x = 2``): math-verify compares sides; we also accept
+   two equations whose ``lhs - rhs`` differ by a nonzero constant factor (sympy ``simplify``).
 5. **Decimal approximations** (``6.28`` vs ``2\\pi``) are accepted by the rounding rule of
    :mod:`finereason.verify.normalize`, which math-verify's fixed 6-place rounding does not do.
 """
@@ -32,11 +38,12 @@ from fractions import Fraction
 from typing import Any, Optional
 
 from math_verify import parse, verify
-from sympy import Basic, MatrixBase, N, Symbol
-from sympy.core.relational import Relational
+from sympy import Basic, MatrixBase, N, Set, Symbol, simplify
+from sympy.core.relational import Eq, Relational
 
 from finereason.verify.normalize import (
     cheap_leaf_equal,
+    compare_relations,
     compare_structured,
     normalize_answer,
     parse_quantity,
@@ -86,6 +93,15 @@ def _decimal_approximates(literal_text: str, value: Any) -> bool:
     return rounds_to(q, Fraction(str(N(value, 30))))
 
 
+def _same_equation(g: Any, p: Any) -> bool:
+    """Guard 7: two equations are the same when one is a nonzero constant multiple of the other
+    (``2x = 4`` and ``x = 2``), which math-verify's side-by-side comparison misses."""
+    if not (isinstance(g, Eq) and isinstance(p, Eq)):
+        return False
+    ratio = simplify((g.lhs - g.rhs) / (p.lhs - p.rhs))
+    return bool(ratio.is_number and ratio != 0 and ratio.is_finite)
+
+
 def math_leaf_equal(gold: str, pred: str) -> Optional[bool]:
     """One scalar pair: cheap rules first, then math-verify with guards; None if unparseable."""
     cheap = cheap_leaf_equal(gold, pred)
@@ -96,6 +112,9 @@ def math_leaf_equal(gold: str, pred: str) -> Optional[bool]:
         return None
     if isinstance(g, Relational) != isinstance(p, Relational):
         relation = g if isinstance(g, Relational) else p
+        other = p if relation is g else g
+        if not isinstance(relation, Eq) and not isinstance(other, Set):
+            return None  # guard 4b: a bound "θ ≤ arctan(7μ/2)" against its value is the judge's
         if not isinstance(relation.lhs, Symbol):
             return False  # guard 4
     if _decimal_approximates(gold, p) or _decimal_approximates(pred, g):
@@ -104,7 +123,7 @@ def math_leaf_equal(gold: str, pred: str) -> Optional[bool]:
     # set; math-verify only allows that comparison in the other direction by default.
     if not verify(g, p, timeout_seconds=None,  # type: ignore[arg-type]
                   allow_set_relation_comp=True):
-        return False
+        return _same_equation(g, p)
     if isinstance(g, Basic) and isinstance(p, Basic) and g.is_number and p.is_number:
         return _numbers_close(g, p)
     return True
@@ -121,6 +140,8 @@ def compare(gold: str, pred: str) -> dict[str, Any]:
     if ("=" in gold) != ("=" in pred):
         gold, pred = strip_assignment(gold), strip_assignment(pred)
     first = compare_structured(gold, pred, math_leaf_equal)
+    if first is not True:
+        first = compare_relations(gold, pred, math_leaf_equal) or first  # guard 6
     if first is None:
         # Part-wise comparison could not decide (a scalar facing a tuple, a relation facing an
         # interval); let math-verify read both whole.

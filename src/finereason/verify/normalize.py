@@ -47,7 +47,23 @@ _UNICODE = {
     "\uff1b": ";", "\u3002": ".", "\uff08": "(", "\uff09": ")", "\u00b2": "^2", "\u00b3": "^3",
     "\u2032": "'", "\u00a0": " ", "\u2009": " ", "\u202f": " ",
 }
+#: Greek letters typed as unicode (physics answers: "ω = sqrt(6g/L)", "(7/2)μ") become LaTeX.
+_GREEK = dict(zip(
+    "αβγδεζηθικλμνξρστυφχψωΓΔΘΛΞΣΦΨΩ",
+    ["\\" + n + " " for n in ("alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi rho "
+                          "sigma tau upsilon phi chi psi omega Gamma Delta Theta Lambda Xi Sigma Phi Psi "
+                          "Omega").split()],
+))
+_UNICODE.update({k: v for k, v in _GREEK.items() if k not in _UNICODE})
 _UNICODE_RE = re.compile("|".join(map(re.escape, _UNICODE)))
+_SUBSCRIPT_RE = re.compile("[\u2080-\u2089]+")  # θ₀ -> θ_{0}
+_HAT_RE = re.compile("([A-Za-z])\u0302")  # x̂ (combining circumflex) -> \\hat{x}
+#: Function names typed without a backslash before a parenthesis ("arctan(7μ/2)", "ln(2)"):
+#: math-verify reads them as products of single-letter symbols, so they become LaTeX commands
+#: and sympy decides (never a string comparison of function names).
+_PLAIN_FUNC_RE = re.compile(
+    r"(?<![\\A-Za-z])(arcsin|arccos|arctan|sinh|cosh|tanh|sin|cos|tan|cot|sec|csc|ln|log|exp)(?=\s*\()")
+_PLAIN_SQRT_RE = re.compile(r"(?<![\\A-Za-z])sqrt\s*\(")
 
 # Commands whose braces only carry formatting: \text{cm} -> cm.
 _WRAPPERS = ("text", "textbf", "textit", "textrm", "mathrm", "mathbf", "mathit", "mbox",
@@ -96,6 +112,23 @@ def _unwrap_command(text: str, name: str) -> str:
         i = end + 1
 
 
+def _plain_sqrt(text: str) -> str:
+    """``sqrt(6g/L)`` -> ``\\sqrt{6g/L}`` (balanced parentheses; unbalanced text is left alone)."""
+    out, pos = [], 0
+    for m in _PLAIN_SQRT_RE.finditer(text):
+        if m.start() < pos:
+            continue
+        depth, i = 1, m.end()
+        while i < len(text) and depth:
+            depth += (text[i] == "(") - (text[i] == ")")
+            i += 1
+        if depth:
+            break
+        out += [text[pos:m.start()], "\\sqrt{", _plain_sqrt(text[m.end():i - 1]), "}"]
+        pos = i
+    return "".join(out) + text[pos:]
+
+
 def matching_brace(text: str, open_pos: int) -> int:
     """Index of the ``}`` closing the ``{`` at ``open_pos`` (escaped braces ignored), or -1."""
     depth = 0
@@ -140,7 +173,12 @@ def normalize_answer(text: str) -> str:
     digits and case are kept.
     """
     s = _strip_outer_math(text)
+    s = _HAT_RE.sub(r"\\hat{\1}", s)
+    s = _SUBSCRIPT_RE.sub(lambda m: "_{" + "".join(str(ord(c) - 0x2080) for c in m.group(0)) + "}", s)
     s = _UNICODE_RE.sub(lambda m: _UNICODE[m.group(0)], s)
+    s = _PLAIN_FUNC_RE.sub(r"\\\1", s)
+    if "sqrt" in s:
+        s = _plain_sqrt(s)
     s = _POWER_OP_RE.sub("^", s)
     s = s.replace("\\$", "").replace("$", "").replace("**", "")  # leftover ** is markdown bold
     for name in _WRAPPERS:
@@ -518,6 +556,47 @@ def compare_structured(gold: str, pred: str, leaf: LeafCompare) -> Optional[bool
     if all(r is True for r in results):
         return True
     return False if any(r is False for r in results) else None
+
+
+# Relations: "lhs = rhs", "a \le b < c" compared side by side.
+_RELATION_RE = re.compile(r"\\(?:leq|geq|le|ge|neq|ne)(?![A-Za-z])|<=|>=|!=|[=<>≤≥≠]")
+_RELATION_NAMES = {"\\leq": "\\le", "\\geq": "\\ge", "\\ne": "\\neq", "<=": "\\le", ">=": "\\ge",
+                   "!=": "\\neq", "≤": "\\le", "≥": "\\ge", "≠": "\\neq"}
+
+
+def relation_sides(norm: str) -> Optional[tuple[tuple[str, ...], tuple[str, ...]]]:
+    """``(operators, sides)`` of an equation or inequality chain at the top level, or None.
+
+    ``"1^2-2^2+\\cdots=(-1)^{n+1}\\frac{n(n+1)}{2}"`` gives ``(("=",), ("1^2-2^2+\\cdots",
+    "(-1)^{n+1}\\frac{n(n+1)}{2}"))``. Operators inside brackets do not split.
+    """
+    ops: list[str] = []
+    sides: list[str] = []
+    depth, start = 0, 0
+    for m in _RELATION_RE.finditer(norm):
+        depth = sum((c in "([{") - (c in ")]}") for c in norm[:m.start()])
+        if depth:
+            continue
+        ops.append(_RELATION_NAMES.get(m.group(0), m.group(0)))
+        sides.append(norm[start:m.start()].strip())
+        start = m.end()
+    if not ops:
+        return None
+    sides.append(norm[start:].strip())
+    return (tuple(ops), tuple(sides)) if all(sides) else None
+
+
+def compare_relations(gold: str, pred: str, leaf: "LeafCompare") -> Optional[bool]:
+    """Two relations with the same operators, side by side: True when every side matches, else None.
+
+    Never False: ``2x = 4`` and ``x = 2`` differ side by side yet state the same thing, so a
+    mismatch is left to math-verify on the whole relation (or to the judge).
+    """
+    g, p = relation_sides(gold), relation_sides(pred)
+    if g is None or p is None or g[0] != p[0]:
+        return None
+    results = [compare_structured(a, b, leaf) for a, b in zip(g[1], p[1])]
+    return True if all(r is True for r in results) else None
 
 
 # A named value: the left side is a name (letters, \angle, f(x), subscripts), no digits/operators.

@@ -10,13 +10,14 @@ two cores, and an LLM judge needs the loop anyway.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from finereason.schema import Sample
 from finereason.pipeline.stage import StageResult
 from finereason.verify.equivalence import JUDGE_CALL_FAILED, Verdict, Verifier, VerifyItem
-from finereason.verify.extract import extract_answer
+from finereason.verify.extract import extract_answer, split_think
 from finereason.verify.quality import QualityConfig, check_caption, check_response
 
 #: Our Sample.answer_type values → the verifier's three kinds (None lets it infer).
@@ -26,9 +27,27 @@ _KIND = {"choice": "choice", "integer": "math", "number": "math", "expression": 
 #: Sources whose answers are free-form prose: the paper skips the <answer> check for them.
 NO_ANSWER_TAG_SOURCES = ("VisualWebInstruct", "LLaVA-CoT", "AI2D")
 
+#: The detail of an open-ended sample's verdict (no reference: neither rules nor a judge can grade).
+OPEN_ENDED = "open-ended question: no reference answer to grade against"
+
 
 def answer_kind(sample: Sample) -> str | None:
     return _KIND.get(sample.answer_type or "")
+
+
+def _name_key(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.casefold())
+
+
+def source_matches(source: str, names: tuple[str, ...]) -> bool:
+    """Whether ``source`` names one of ``names``, however it is spelled.
+
+    Case, punctuation and decoration are ignored and the name may sit anywhere in the source:
+    ``FineVision-ai2d_merged`` is AI2D, ``FineVision-visualwebinstruct(filtered)`` is
+    VisualWebInstruct, ``llava_cot`` is LLaVA-CoT.
+    """
+    key = _name_key(source)
+    return any(_name_key(n) and _name_key(n) in key for n in names)
 
 
 def flag_codes(flags: list[str]) -> list[str]:
@@ -45,6 +64,7 @@ class VerifyStage:
     judge_spec: str | None = None
     journal_path: str | None = None
     judge_max_tokens: int = 4096
+    judge_unparsed: bool = False
     no_answer_tag_sources: tuple[str, ...] = NO_ANSWER_TAG_SOURCES
     name: str = "verify"
     version: str = "1"
@@ -52,12 +72,17 @@ class VerifyStage:
     _judge_client: Any = None
 
     def settings(self) -> dict[str, Any]:
-        return {"quality": asdict(self.quality), "timeout_s": self.timeout_s, "judge": self.judge_spec,
-                "judge_max_tokens": self.judge_max_tokens,
-                "no_answer_tag_sources": list(self.no_answer_tag_sources)}
+        out = {"quality": asdict(self.quality), "timeout_s": self.timeout_s, "judge": self.judge_spec,
+               "judge_max_tokens": self.judge_max_tokens, "judge_unparsed": self.judge_unparsed,
+               "no_answer_tag_sources": list(self.no_answer_tag_sources)}
+        if self.judge_spec:
+            from finereason.verify.judge import judge_prompt
+
+            out["prompts"] = {"judge": judge_prompt().ref}
+        return out
 
     def _config_for(self, s: Sample) -> QualityConfig:
-        if any(s.source.startswith(p) for p in self.no_answer_tag_sources):
+        if source_matches(s.source, self.no_answer_tag_sources):
             return QualityConfig(**{**asdict(self.quality), "require_answer": False})
         return self.quality
 
@@ -74,7 +99,7 @@ class VerifyStage:
                 params = SamplingParams(max_tokens=self.judge_max_tokens, temperature=0.0, top_p=1.0)
                 self._judge_client = LazyClient(self.judge_spec, self.journal_path)
                 judge = prompt_judge(blocking_text_call(self._judge_client.get(), params, loop))
-            self._verifier = Verifier(timeout_s=self.timeout_s, judge=judge)
+            self._verifier = Verifier(timeout_s=self.timeout_s, judge=judge, judge_unparsed=self.judge_unparsed)
         return self._verifier
 
     def grade(self, batch: list[Sample], verifier: Verifier) -> list[Sample]:
@@ -93,11 +118,16 @@ class VerifyStage:
             if not s.response:
                 s.verdict, s.verdict_by = "unparsed", "none"
                 continue
+            if s.answer is None and s.answer_type == "open":
+                s.verdict, s.verdict_by = "unverifiable", "none"
+                s.meta_set("verify_detail", OPEN_ENDED)
+                continue
             if s.answer is None:
                 s.verdict, s.verdict_by = "error", "none"
                 s.meta_set("verify_detail", "no reference answer")
                 continue
-            items.append(VerifyItem(s.pred_answer, s.answer, s.options, answer_kind(s), s.question))
+            items.append(VerifyItem(s.pred_answer, s.answer, s.options, answer_kind(s), s.question,
+                                    split_think(s.response).outside))
             todo.append(s)
         verdicts: list[Verdict] = verifier.verify_many(items)
         for s, v in zip(todo, verdicts):

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from finereason.clean.options import options_in
 from finereason.evaluate.benchmarks.base import Benchmark, Score, failed_item
 from finereason.evaluate.items import BenchmarkError, EvalItem, ImageRef, ItemError, option_letters
 from finereason.evaluate.parsing import parse_choice, visible_text
 from finereason.io.store import Dataset, DatasetError
-from finereason.verify.extract import extract_answer, parse_options
+from finereason.verify.extract import extract_answer
 
 #: Our answer types (clean.answers.answer_type) → the verifier's.
 _VERIFY_TYPES = {"choice": "choice", "text": "text", "yes_no": "text"}
@@ -41,7 +42,7 @@ class Canonical(Benchmark):
                 if not (s.answer or "").strip():
                     raise ItemError(f"item {s.id}: no reference answer")
                 options = dict(zip(option_letters(len(s.options)), s.options)) if s.options else {}
-                inline = parse_options(s.question) if not options else {}
+                inline = options_in(s.question) if not options else {}
                 items.append(
                     EvalItem(
                         id=s.id,
@@ -84,6 +85,9 @@ class Canonical(Benchmark):
             todo.append((i, VerifyItem(pred, str(item.answer), item.options, answer_type, item.question), method))
         verdicts = verify_many([t[1] for t in todo]) if todo else []
         for (i, request, method), verdict in zip(todo, verdicts, strict=True):
+            if verdict.verdict == "undecided":  # benchmark scores have no abstention: not shown correct
+                out[i] = Score("incorrect", verdict.verdict_by, request.pred, method, f"undecided: {verdict.detail}")
+                continue
             out[i] = Score(verdict.verdict, verdict.verdict_by, request.pred, method, verdict.detail)
         return [s for s in out if s is not None]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from finereason.clean.options import options_in
 from finereason.evaluate.benchmarks.base import (
     Benchmark,
     Score,
@@ -21,7 +22,6 @@ from finereason.evaluate.benchmarks.base import (
 )
 from finereason.evaluate.items import EvalItem, ItemError
 from finereason.evaluate.parsing import parse_choice
-from finereason.verify.extract import parse_options
 
 #: MMStar's categories and their subcategories, in the benchmark's order.
 TAXONOMY: dict[str, tuple[str, ...]] = {
@@ -69,7 +69,7 @@ class MMStar(Benchmark):
         question = text_cell(row[cols["question"]])
         if not question.strip():
             raise ItemError(f"item {item_id}: empty question")
-        inline = parse_options(question)
+        inline = options_in(question)
         columns = {c: text_cell(row[c]) for c in letter_cols if text_cell(row[c]).strip()}
         options = columns or inline
         if len(options) < 2:

@@ -87,7 +87,7 @@ class Draft:
     key: str
     source: str
     question: str
-    answer: str
+    answer: str | None  # None: an open-ended record (``answer_type: "open"``)
     images: list[Any]
     fields: dict[str, Any]
     meta: dict[str, Any]

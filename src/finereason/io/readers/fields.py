@@ -13,7 +13,7 @@ import math
 from typing import Any
 
 from finereason.io.readers.base import RecordError
-from finereason.schema import VERDICTS
+from finereason.schema import SAMPLE_VERDICTS
 
 
 def type_name(value: Any) -> str:
@@ -61,6 +61,24 @@ def answer(data: dict[str, Any], name: str = "answer") -> str:
     return value
 
 
+#: ``answer_type`` of an open-ended record: an image and a question, no ground truth.
+OPEN_ANSWER = "open"
+
+
+def answer_or_open(data: dict[str, Any], has_images: bool, name: str = "answer") -> str | None:
+    """The answer, or None for an open-ended record: one with images but no (or a blank) answer.
+
+    MMFineReason keeps such items (FineVision-ai2d, VisualWebInstruct) and trains on their
+    responses when the format checks pass, so ingest keeps them as ``answer_type: "open"``. A
+    text-only record without an answer is still ``missing_answer``; a wrongly typed answer is
+    still ``bad_field``.
+    """
+    value = data.get(name)
+    if has_images and (value is None or (isinstance(value, str) and not value.strip())):
+        return None
+    return answer(data, name)
+
+
 def opt_str(data: dict[str, Any], name: str) -> str | None:
     value = data.get(name)
     if value is None or isinstance(value, str):
@@ -98,8 +116,8 @@ def opt_str_list(data: dict[str, Any], name: str) -> list[str]:
 
 def opt_verdict(data: dict[str, Any], name: str = "verdict") -> str | None:
     value = opt_str(data, name)
-    if value is not None and value not in VERDICTS:
-        raise RecordError("bad_field", f"{name}: expected one of {', '.join(VERDICTS)}, got {value!r}")
+    if value is not None and value not in SAMPLE_VERDICTS:
+        raise RecordError("bad_field", f"{name}: expected one of {', '.join(SAMPLE_VERDICTS)}, got {value!r}")
     return value
 
 

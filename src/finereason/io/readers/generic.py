@@ -41,13 +41,18 @@ def map_record(data: dict[str, Any], key: str, default_source: str) -> list[Draf
     elif extra is not None:
         meta["meta"] = extra
     meta.update({k: v for k, v in data.items() if k not in KNOWN and v is not None})
+    question = F.question(data)
+    images = image_values(data)
+    answer = F.answer_or_open(data, bool(images))
+    if answer is None:
+        fields["answer_type"] = F.OPEN_ANSWER
     return [
         Draft(
             key=source_id or key,
             source=F.opt_str(data, "source") or default_source,
-            question=F.question(data),
-            answer=F.answer(data),
-            images=image_values(data),
+            question=question,
+            answer=answer,
+            images=images,
             fields=fields,
             meta=meta,
         )

@@ -64,8 +64,8 @@ def map_record(data: dict[str, Any], key: str, default_source: str) -> list[Draf
     used = {"id", "source", "question", "answer", "image", "images", "is_consistent"}
     source = F.opt_str(data, "source") or default_source
     question = F.question(data)
-    answer = F.answer(data)
     images = image_values(data)
+    answer = F.answer_or_open(data, bool(images))
     source_id = F.record_id(data)
     cols = {f: _pick(data, names, used) for f, names in _ALIASES.items()}
     fields: dict[str, Any] = {
@@ -74,6 +74,8 @@ def map_record(data: dict[str, Any], key: str, default_source: str) -> list[Draf
         "response": F.opt_str(data, cols["response"]) if cols["response"] else None,
         "pass_rate": F.opt_rate(data, cols["pass_rate"]) if cols["pass_rate"] else None,
     }
+    if answer is None:
+        fields["answer_type"] = F.OPEN_ANSWER
     consistent = F.opt_bool(data, "is_consistent")
     if consistent is not None:
         fields.update(verdict="correct" if consistent else "incorrect", verdict_by="release")
