@@ -31,6 +31,19 @@ _KIND = {"choice": "choice", "integer": "math", "number": "math", "expression": 
          "text": "text", "yes_no": "text"}
 
 
+#: Answer types that a rule cannot grade (free-form answers); such samples are never RL prompts.
+UNVERIFIABLE_TYPES = ("open",)
+
+
+def unverifiable_reason(answer: Optional[str], answer_type: Optional[str]) -> Optional[str]:
+    """Why a sample cannot be an RL prompt graded by the verifier, or None when it can."""
+    if answer is None or not str(answer).strip():
+        return "no reference answer"
+    if answer_type in UNVERIFIABLE_TYPES:
+        return f"answer type {answer_type!r} has no rule-checkable answer"
+    return None
+
+
 @dataclass(frozen=True, slots=True)
 class RewardConfig:
     """How rollouts are scored.
