@@ -12,6 +12,7 @@ A shipped RL recipe is named ``<name>-rl`` (``finereason/recipes/<name>-rl.yaml`
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import Any, Literal
 
@@ -118,7 +119,7 @@ def resolve_rl_recipe(name_or_path: str) -> Path:
 def load_rl_config(source: str | Path | dict[str, Any], overrides: list[str] | None = None) -> RLConfig:
     """Parse and check an RL recipe (file, shipped name or dict), applying ``KEY=VALUE`` overrides."""
     if isinstance(source, dict):
-        raw = dict(source)
+        raw = copy.deepcopy(source)  # overrides must not edit the caller's nested sections
     else:
         path = resolve_rl_recipe(str(source))
         try:
