@@ -129,8 +129,8 @@ def test_tiny_vlm_runs_with_verifier_outcomes_logged_and_resumes_after_kill(rl_e
     assert before and all((before[k] == after[k]).all() for k in before)
 
 
-def test_lora_on_qwen_vlm(rl_export: Path, tmp_path: Path) -> None:
-    model = build_tiny_vlm("qwen2_vl", tmp_path / "model")
+def test_lora_on_qwen3_vl(rl_export: Path, tmp_path: Path) -> None:
+    model = build_tiny_vlm("qwen3_vl", tmp_path / "model")  # the shipped recipes' family
     config = tiny_recipe(model, rl_export, tmp_path / "out", max_steps=1)
     config["lora"] = {"r": 4, "alpha": 8, "dropout": 0.0}
     config["freeze"] = {"vision_tower": True, "projector": True}
