@@ -69,7 +69,7 @@ def test_recipe_errors_name_the_key(tmp_path: Path) -> None:
         load_rl_config(base, ["rl.per_device_batch_size=3"])
     with pytest.raises(ConfigError, match=r"^rl.kl: unknown key"):
         load_rl_config(base, ["rl.kl=0.1"])
-    with pytest.raises(ConfigError, match=r"^freeze: every part is frozen"):
+    with pytest.raises(ConfigError, match=r"^freeze: the vision tower, the projector and the language model are all"):
         load_rl_config(base, ["freeze.projector=true", "freeze.language_model=true"])
 
 

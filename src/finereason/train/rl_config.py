@@ -16,22 +16,20 @@ import copy
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, ValidationError
 
 from finereason.train.config import (
     RECIPE_DIR,
     ConfigError,
-    FreezeSection,
-    LoraSection,
-    ModelSection,
     OutputSection,
+    PolicyRecipe,
     _format,
     _Section,
-    _set_dotted,
+    apply_overrides,
+    check_policy_parts,
+    read_recipe,
     world_size,
 )
-from finereason.train.families import Family, FamilyError, detect_family, get_family
 
 
 class RLDataSection(_Section):
@@ -83,22 +81,11 @@ class RewardSection(_Section):
     workers: int | None = Field(None, gt=0)
 
 
-class RLConfig(_Section):
-    model: ModelSection
+class RLConfig(PolicyRecipe):
     data: RLDataSection
-    freeze: FreezeSection = Field(default_factory=FreezeSection)
-    lora: LoraSection | None = None
     rl: RLSection = Field(default_factory=RLSection)
     reward: RewardSection = Field(default_factory=RewardSection)
     output: OutputSection
-
-    def family(self) -> Family:
-        if self.model.family:
-            return get_family(self.model.family)
-        return detect_family(self.model.name_or_path)
-
-    def frozen_groups(self) -> set[str]:
-        return {g for g in ("vision_tower", "projector", "language_model") if getattr(self.freeze, g)}
 
 
 def shipped_rl_recipes() -> list[str]:
@@ -121,18 +108,8 @@ def load_rl_config(source: str | Path | dict[str, Any], overrides: list[str] | N
     if isinstance(source, dict):
         raw = copy.deepcopy(source)  # overrides must not edit the caller's nested sections
     else:
-        path = resolve_rl_recipe(str(source))
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as e:
-            raise ConfigError("", f"{path}: not valid YAML ({e})") from e
-        if not isinstance(raw, dict) or "rl" not in raw and "data" not in raw:
-            raise ConfigError("", f"{path}: an RL recipe is a mapping of sections (model, data, rl, …)")
-    for item in overrides or []:
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise ConfigError(item, "an override is KEY=VALUE, e.g. rl.max_steps=10")
-        _set_dotted(raw, key.strip(), yaml.safe_load(value))
+        raw = read_recipe(resolve_rl_recipe(str(source)))
+    apply_overrides(raw, overrides)
     try:
         config = RLConfig.model_validate(raw)
     except ValidationError as e:
@@ -153,16 +130,7 @@ def gradient_accumulation_rl(config: RLConfig) -> int:
 
 
 def check_rl_combinations(config: RLConfig) -> None:
-    try:
-        config.family()
-    except FamilyError as e:
-        raise ConfigError("model.family", str(e)) from None
-    frozen = config.frozen_groups()
-    if len(frozen) == 3:
-        raise ConfigError("lora" if config.lora else "freeze", "every part is frozen: nothing would train")
-    if config.lora and {"vision_tower", "language_model"} <= frozen:
-        raise ConfigError("lora", "LoRA adapters go on an unfrozen vision tower or language model, and both are "
-                                  "frozen; to train only the projector, drop the lora section")
+    check_policy_parts(config)
     if config.rl.epsilon_high < config.rl.epsilon:
         raise ConfigError("rl.epsilon_high", f"{config.rl.epsilon_high} is below rl.epsilon {config.rl.epsilon}")
     if config.rl.warmup_steps >= config.rl.max_steps:

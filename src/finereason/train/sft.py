@@ -35,7 +35,7 @@ from typing import Any
 from finereason.errors import UserError
 from finereason.io.store import atomic_write_json
 from finereason.pipeline.progress import say
-from finereason.train.config import ConfigError, TrainConfig, deepspeed_config, gradient_accumulation
+from finereason.train.config import ConfigError, PolicyRecipe, TrainConfig, deepspeed_config, gradient_accumulation
 from finereason.train.data import ExampleStore, PixelBounds, export_files
 from finereason.train.families import Family, freeze, linear_module_names, projector_module_names
 from finereason.train.packing import fill_ratio, pack, single_rows
@@ -151,7 +151,7 @@ def load_model(config: TrainConfig, prepared: Prepared) -> tuple[Any, dict[str, 
     return model, trainable
 
 
-def load_policy(config: Any, family: Family) -> tuple[Any, dict[str, int]]:
+def load_policy(config: PolicyRecipe, family: Family) -> tuple[Any, dict[str, int]]:
     """The model of a recipe with ``model``/``freeze``/``lora`` sections (SFT and RL share them)."""
     import torch
     from transformers import AutoModelForImageTextToText
