@@ -7,6 +7,8 @@ correctness; ``--format-weight`` mixes in the think/answer-tag format term). It 
 through the real commands: ``export --format trl-rl`` and ``train rl``.
 
     PYTHONPATH=src python scripts/rl_reward_rise.py --out runs/rl-rise [--steps 30] [--format-weight 0]
+    PYTHONPATH=src python scripts/rl_reward_rise.py --out runs/rl-rise-tiny --kind tiny --format-weight 1 \
+        --think-prefilled --steps 40 --prompts 8 --generations 8 --tokens 16 --lr 5e-3
 
 It prints the reward curve and leaves OUT/train/rl_summary.json.
 """
@@ -45,6 +47,17 @@ def addition_samples(n: int, seed: int) -> list[Sample]:
     return out
 
 
+def keep_think_tags(model: Path) -> None:
+    """Mark <think>/</think> as ordinary added tokens, as Qwen3's tokenizers do, so that decoding
+    with skip_special_tokens (how TRL decodes rollouts) keeps them (the tiny tokenizer has them special)."""
+    from tokenizers import AddedToken
+    from transformers import AutoProcessor
+
+    processor = AutoProcessor.from_pretrained(model)
+    processor.tokenizer.add_tokens([AddedToken(t, special=False, normalized=False) for t in ("<think>", "</think>")])
+    processor.save_pretrained(model)
+
+
 def write_prompts(root: Path, n: int, seed: int) -> Path:
     samples = addition_samples(n, seed)
     Dataset(root).write_shard(0, samples, [], ShardCounts(0, len(samples), len(samples), {}, 0.0, {}))
@@ -53,7 +66,7 @@ def write_prompts(root: Path, n: int, seed: int) -> Path:
 
 
 def recipe(model: Path, export: Path, out: Path, steps: int, format_weight: float, lr: float,
-           prompts: int, generations: int, tokens: int) -> dict:
+           prompts: int, generations: int, tokens: int, think_prefilled: bool = False) -> dict:
     return {
         "model": {"name_or_path": str(model), "family": "idefics3"},
         "data": {"train": str(export), "max_prompt_length": 256},
@@ -62,7 +75,7 @@ def recipe(model: Path, export: Path, out: Path, steps: int, format_weight: floa
                "max_steps": steps, "prompts_per_step": prompts, "num_generations": generations,
                "per_device_batch_size": prompts * generations, "max_completion_length": tokens,
                "temperature": 1.0, "gradient_checkpointing": False, "precision": "fp32", "seed": 0},
-        "reward": {"format_weight": format_weight, "timeout_s": 5.0, "workers": 1},
+        "reward": {"format_weight": format_weight, "timeout_s": 5.0, "workers": 1, "think_prefilled": think_prefilled},
         "output": {"dir": str(out), "save_steps": 10, "save_total_limit": 1, "logging_steps": 1, "resume": True},
     }
 
@@ -70,7 +83,12 @@ def recipe(model: Path, export: Path, out: Path, steps: int, format_weight: floa
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--model", type=Path, help="demo VLM folder (built under OUT/demo-vlm when missing)")
+    ap.add_argument("--model", type=Path, help="model folder (built under OUT/<kind>-vlm when missing)")
+    ap.add_argument("--kind", choices=["demo", "tiny"], default="demo",
+                    help="demo: SmolLM2-135M inside Idefics3; tiny: a random few-MB Idefics3 (fast, can only "
+                         "learn format)")
+    ap.add_argument("--think-prefilled", action="store_true",
+                    help="score a lone </think> as a closed think block (reward.think_prefilled)")
     ap.add_argument("--steps", type=int, default=30)
     ap.add_argument("--prompts", type=int, default=4, help="prompts per step")
     ap.add_argument("--generations", type=int, default=4, help="rollouts per prompt")
@@ -81,24 +99,29 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
 
-    model = args.model or args.out / "demo-vlm"
+    model = args.model or args.out / f"{args.kind}-vlm"
     if not (model / "config.json").exists():
-        from finereason.models.tinyvlm import build_demo_vlm
+        from finereason.models.tinyvlm import build_demo_vlm, build_tiny_vlm
 
-        build_demo_vlm(model)
+        if args.kind == "demo":
+            build_demo_vlm(model)
+        else:
+            build_tiny_vlm("idefics3", model)
+            keep_think_tags(model)
     prompts = write_prompts(args.out / "prompts", args.n, args.seed)
     export = args.out / "prompts-trl-rl"
     if not (export / "manifest.json").exists():
         assert cli(["export", str(prompts), "--format", "trl-rl", "--out", str(export), "--workers", "1"]) == 0
     config = args.out / "rl.yaml"
     config.write_text(yaml.safe_dump(recipe(model, export, args.out / "train", args.steps, args.format_weight, args.lr,
-                                            args.prompts, args.generations, args.tokens), sort_keys=False))
+                                            args.prompts, args.generations, args.tokens, args.think_prefilled),
+                                     sort_keys=False))
     assert cli(["train", "rl", str(config)]) == 0
     summary = json.loads((args.out / "train" / "rl_summary.json").read_text())
-    print("\nstep  reward  correct  no_answer  incorrect  undecided")
+    print("\nstep  reward  format  correct  no_answer")
     for p in summary["reward_curve"]:
-        print(f"{p['step']:>4}  {p['reward']:.3f}   {p.get('outcome/correct', 0):.3f}    {p.get('outcome/no_answer', 0):.3f}"
-              f"      {p.get('outcome/incorrect', 0):.3f}      {p.get('outcome/undecided', 0):.3f}")
+        print(f"{p['step']:>4}  {p['reward']:.3f}   {p.get('format', 0):.3f}   {p.get('outcome/correct', 0):.3f}    "
+              f"{p.get('outcome/no_answer', 0):.3f}")
 
 
 if __name__ == "__main__":

@@ -46,6 +46,10 @@ def test_format_term_weights_think_block_and_answer_tag(verifier: Verifier) -> N
     assert [r.score for r in out] == pytest.approx([1.0, 0.8 + 0.1, 0.1])
     with pytest.raises(ValueError, match="format_weight"):
         RewardConfig(format_weight=1.5)
+    # a template that opens <think> in the prompt: the rollout only closes it
+    prefilled = "2+2 is 4</think>\nSo <answer>4</answer>"
+    assert score_many([RewardTask(prefilled, "4")], verifier, cfg)[0].format == 0.5
+    assert score_many([RewardTask(prefilled, "4")], verifier, RewardConfig(format_weight=0.2, think_prefilled=True))[0].format == 1.0
 
 
 def test_bad_rollouts_score_zero_within_the_timeout_and_are_counted(verifier: Verifier) -> None:

@@ -60,14 +60,15 @@ def _as_result(r: Reward, detailed: bool) -> float | dict[str, Any]:
 
 def compute_score(data_source: str, solution_str: str, ground_truth: str,
                   extra_info: Optional[Mapping[str, Any]] = None, *, format_weight: float = 0.0,
-                  timeout_s: float = 5.0, detailed: bool = False) -> float | dict[str, Any]:
+                  timeout_s: float = 5.0, think_prefilled: bool = False,
+                  detailed: bool = False) -> float | dict[str, Any]:
     """verl's custom reward: 1/0 correctness (plus an optional format term) for one rollout.
 
     ``data_source`` is accepted for the signature; the grading depends only on the reference and
     ``extra_info`` (``answer_type``, ``options``, ``question``). Never raises for bad input.
     ``detailed=True`` returns verl's dict form with ``score`` plus per-outcome indicators.
     """
-    config = RewardConfig(format_weight=format_weight, timeout_s=timeout_s)
+    config = RewardConfig(format_weight=format_weight, timeout_s=timeout_s, think_prefilled=think_prefilled)
     r = score_many([task_from_extra(solution_str, ground_truth, extra_info)], _shared_verifier(), config)[0]
     counts.add([r])
     return _as_result(r, detailed)
@@ -75,10 +76,10 @@ def compute_score(data_source: str, solution_str: str, ground_truth: str,
 
 def compute_score_batch(data_sources: Sequence[str], solution_strs: Sequence[str],
                         ground_truths: Sequence[str], extra_infos: Sequence[Optional[Mapping[str, Any]]],
-                        *, format_weight: float = 0.0, timeout_s: float = 5.0,
+                        *, format_weight: float = 0.0, timeout_s: float = 5.0, think_prefilled: bool = False,
                         detailed: bool = False) -> list[float | dict[str, Any]]:
     """verl's ``batch`` reward manager form: every rollout of a step in one pool round."""
-    config = RewardConfig(format_weight=format_weight, timeout_s=timeout_s)
+    config = RewardConfig(format_weight=format_weight, timeout_s=timeout_s, think_prefilled=think_prefilled)
     tasks = [task_from_extra(s, g, e) for s, g, e in zip(solution_strs, ground_truths, extra_infos)]
     rewards = score_many(tasks, _shared_verifier(), config)
     counts.add(rewards)
@@ -124,7 +125,7 @@ class TrlReward:
                  question: Sequence[str] | None = None, log_metric: Any = None, **_: Any) -> list[float]:
         texts = [_completion_text(c) for c in completions]
         if self.format_only:
-            return [format_score(t) for t in texts]
+            return [format_score(t, self.config.think_prefilled) for t in texts]
         n = len(texts)
         answers = list(answer) if answer is not None else [""] * n
         kinds = list(answer_type) if answer_type is not None else [None] * n

@@ -56,6 +56,9 @@ class RewardConfig:
     format_weight: float = 0.0
     timeout_s: float = 5.0
     max_answer_chars: int = 2000
+    #: The chat template opens ``<think>`` in the generation prompt (Qwen3 thinking models), so a
+    #: rollout starts inside its reasoning and a lone closing ``</think>`` is a well-formed block.
+    think_prefilled: bool = False
 
     def __post_init__(self) -> None:
         if not 0.0 <= self.format_weight <= 1.0:
@@ -97,10 +100,13 @@ class RewardCounts:
             return out
 
 
-def format_score(response: str) -> float:
-    """Mean of: exactly one closed think block, and an ``<answer>`` tag outside the reasoning."""
+def format_score(response: str, think_prefilled: bool = False) -> float:
+    """Mean of: exactly one closed think block, and an ``<answer>`` tag outside the reasoning.
+
+    ``think_prefilled``: the template opened the block, so the rollout closes it without opening.
+    """
     split = split_think(response)
-    think_ok = split.status == "ok"
+    think_ok = split.status == ("prefilled" if think_prefilled else "ok")
     found = extract_answer(response)
     tag_ok = found is not None and found.method == "answer_tag"
     return (float(think_ok) + float(tag_ok)) / 2.0
@@ -137,7 +143,7 @@ def score_many(tasks: Sequence[RewardTask], verifier: Verifier, config: RewardCo
     formats: list[float] = []
     for i, t in enumerate(tasks):
         response = t.response if isinstance(t.response, str) else ""
-        fmt = format_score(response)
+        fmt = format_score(response, config.think_prefilled)
         formats.append(fmt)
         found = extract_answer(response) if response else None
         pred = found.text if found else None

@@ -152,7 +152,7 @@ def run_rl(config: RLConfig, *, callbacks: list[Any] | None = None) -> dict[str,
         say(f"train rl: resuming from {resume}")
     verifier = Verifier(timeout_s=config.reward.timeout_s, workers=config.reward.workers)
     correctness = TrlReward(RewardConfig(timeout_s=config.reward.timeout_s), verifier=verifier)
-    fmt = TrlReward(format_only=True)
+    fmt = TrlReward(RewardConfig(think_prefilled=config.reward.think_prefilled), format_only=True)
     try:
         trainer = with_checkpoint_fix(GRPOTrainer)(
             model=model, reward_funcs=[correctness, fmt], args=grpo_args(config), train_dataset=prompts,

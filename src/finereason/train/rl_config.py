@@ -77,6 +77,9 @@ class RewardSection(_Section):
     format_weight: float = Field(0.0, ge=0, le=1)
     #: math-verify's wall-clock limit per rollout (worker killed past it; reward 0, counted).
     timeout_s: float = Field(5.0, gt=0)
+    #: The chat template opens <think> in the generation prompt: a rollout's lone </think> closes
+    #: a well-formed block (Qwen3 thinking templates).
+    think_prefilled: bool = False
     #: Verifier worker processes (default: min(4, cores)).
     workers: int | None = Field(None, gt=0)
 

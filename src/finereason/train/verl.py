@@ -83,6 +83,7 @@ def verl_overrides(config: RLConfig, dataset: Path, gpus: int) -> dict[str, Any]
         "custom_reward_function.name": "compute_score",
         "++custom_reward_function.reward_kwargs.format_weight": config.reward.format_weight,
         "++custom_reward_function.reward_kwargs.timeout_s": config.reward.timeout_s,
+        "++custom_reward_function.reward_kwargs.think_prefilled": config.reward.think_prefilled,
         "trainer.total_training_steps": r.max_steps,
         "trainer.n_gpus_per_node": gpus,
         "trainer.nnodes": 1,
