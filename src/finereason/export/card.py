@@ -164,8 +164,15 @@ def _usage(info: ExportInfo) -> str:
     loader = ('from datasets import load_dataset\n'
               'ds = load_dataset("parquet", data_files="/path/to/this/folder/data/train-*.parquet", split="train")\n'
               'ds[0]["images"]  # a list of PIL images')
-    extra = ("\n\nTRL: `SFTTrainer(..., train_dataset=ds, processing_class=processor)` with "
-             "`SFTConfig(max_length=None)` so image tokens are never truncated.") if info.format == "trl" else ""
+    extra = {
+        "trl": ("\n\nTRL: `SFTTrainer(..., train_dataset=ds, processing_class=processor)` with "
+                "`SFTConfig(max_length=None)` so image tokens are never truncated."),
+        "trl-rl": ("\n\nTRL: `GRPOTrainer(..., train_dataset=ds, reward_funcs=[finereason.reward.TrlReward()])`, "
+                   "or `finereason train rl`; the reward reads the answer, answer_type and options columns."),
+        "verl": ("\n\nverl: `data.train_files=[.../data/train-*.parquet]`, "
+                 "`custom_reward_function.path=<finereason>/reward/__init__.py`, "
+                 "`custom_reward_function.name=compute_score` (or `finereason train export-config --to verl`)."),
+    }.get(info.format, "")
     return f"## Use it\n\n```python\n{loader}\n```{extra}"
 
 

@@ -22,7 +22,7 @@ from finereason.pipeline.stage import Task
 DESCRIPTION = """\
 Write a dataset as training files for LLaMA-Factory, ms-swift, TRL, or as HF-style Parquet.
 
-Only samples with a teacher response are exported (the response, <think>…</think> included,
+For the SFT formats only samples with a teacher response are exported (the response, <think>…</think> included,
 is the assistant turn). Every sample is checked so that training cannot fail on it later:
 one <image> tag per image (tags are put at the start of a question that has none), no media
 placeholder in the reply. Samples that fail go to OUTDIR/.finereason/rejected/ with the reason
@@ -41,6 +41,13 @@ formats (one file per input shard under OUTDIR/data/, plus OUTDIR/README.md and 
   hf            Parquet of the canonical fields (id, source, domain, question, options,
                 answer, caption, response, verdict, pass_rate, flags, meta as JSON, …) plus
                 images as embedded HF Images
+  verl          RL prompts, Parquet in verl's RLHF layout: data_source, prompt (chat messages,
+                one <image> per image), images, ability, reward_model {style: rule,
+                ground_truth}, extra_info {index, id, answer_type, options, question};
+                grade rollouts with finereason.reward.compute_score (no response needed;
+                samples without a verifiable answer are rejected: no_verifiable_answer)
+  trl-rl        RL prompts for TRL's GRPOTrainer: prompt (content parts), images, and the
+                answer, answer_type, options, question columns finereason.reward.TrlReward reads
 
 Rerun the same command to resume; finished shards are not redone.
 
@@ -48,6 +55,7 @@ examples:
   finereason export runs/hard --format llamafactory --out exports/hard-lf
   finereason export runs/hard --format trl --out exports/hard-trl --system "Think step by step."
   finereason export runs/hard --format swift --out exports/hard-swift --max-images 1
+  finereason export runs/sft-rl --format verl --out exports/rl-verl
 """
 
 #: LLaMA-Factory's sharegpt/OpenAI-style registration (data/README.md of LLaMA-Factory).
@@ -93,7 +101,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _options(args: argparse.Namespace) -> ExportOptions:
-    images = args.images or ("files" if args.format in ("llamafactory", "swift") else "embed")
+    images = args.images or ("files" if args.format in ("llamafactory", "swift") else "embed")  # RL formats embed
     paths = args.image_paths or ("absolute" if args.format == "swift" else "relative")
     if args.system:
         for tag in (IMAGE_TAG, *OTHER_MEDIA_TAGS):

@@ -78,15 +78,20 @@ def _check_free_of_placeholders(text: str, where: str, tags: tuple[str, ...]) ->
             raise ExportRejection("placeholder_in_text", f"{tag} in the {where} would be counted as media")
 
 
-def build_conversation(sample: Sample, *, system: str | None = None, max_images: int | None = None) -> Conversation:
-    """The conversation of ``sample`` or an :class:`ExportRejection` saying why there is none."""
-    if not sample.response or not sample.response.strip():
+def build_conversation(sample: Sample, *, system: str | None = None, max_images: int | None = None,
+                       require_response: bool = True) -> Conversation:
+    """The conversation of ``sample`` or an :class:`ExportRejection` saying why there is none.
+
+    ``require_response=False`` is for RL prompts: the policy writes the reply, so the assistant
+    turn is empty and only the prompt side is checked.
+    """
+    if require_response and (not sample.response or not sample.response.strip()):
         raise ExportRejection("no_response", "the sample has no teacher response to train on")
     n = len(sample.images)
     if max_images is not None and n > max_images:
         raise ExportRejection("too_many_images", f"{n} images > --max-images {max_images}")
     all_tags = (IMAGE_TAG, *OTHER_MEDIA_TAGS)
-    _check_free_of_placeholders(sample.response, "response", all_tags)
+    _check_free_of_placeholders(sample.response or "", "response", all_tags)
     _check_free_of_placeholders(sample.question, "question", OTHER_MEDIA_TAGS)
     options = render_options(sample.options) if sample.options else ""
     _check_free_of_placeholders(options, "options", all_tags)
@@ -111,21 +116,27 @@ def build_conversation(sample: Sample, *, system: str | None = None, max_images:
             parts[-1] = TextPart(last.text.rstrip() + "\n\n" + options)
         else:
             parts.append(TextPart(options))
-    return Conversation(system or None, tuple(parts), sample.response, tuple(sample.images))
+    return Conversation(system or None, tuple(parts), sample.response or "", tuple(sample.images))
 
 
-def tagged_messages(conv: Conversation) -> list[dict[str, str]]:
-    """LLaMA-Factory / ms-swift messages: strings with one ``<image>`` per image, in place."""
+def tagged_messages(conv: Conversation, *, prompt_only: bool = False) -> list[dict[str, str]]:
+    """LLaMA-Factory / ms-swift / verl messages: strings with one ``<image>`` per image, in place.
+
+    ``prompt_only`` leaves out the assistant turn (an RL prompt).
+    """
     user = "".join(IMAGE_TAG if isinstance(p, ImagePart) else p.text for p in conv.user)
     messages = [{"role": "system", "content": conv.system}] if conv.system else []
-    messages += [{"role": "user", "content": user}, {"role": "assistant", "content": conv.assistant}]
+    messages.append({"role": "user", "content": user})
+    if not prompt_only:
+        messages.append({"role": "assistant", "content": conv.assistant})
     return messages
 
 
-def part_messages(conv: Conversation) -> list[dict]:
+def part_messages(conv: Conversation, *, prompt_only: bool = False) -> list[dict]:
     """TRL / HF chat-template messages: content parts ``{"type": "image"}`` and ``{"type": "text"}``.
 
     Whitespace-only text between images is dropped (a template would render it as nothing useful).
+    ``prompt_only`` leaves out the assistant turn (an RL prompt).
     """
     def text(t: str) -> dict:
         return {"type": "text", "text": t}
@@ -133,5 +144,7 @@ def part_messages(conv: Conversation) -> list[dict]:
     user = [{"type": "image"} if isinstance(p, ImagePart) else text(p.text)
             for p in conv.user if isinstance(p, ImagePart) or p.text.strip()]
     messages = [{"role": "system", "content": [text(conv.system)]}] if conv.system else []
-    messages += [{"role": "user", "content": user}, {"role": "assistant", "content": [text(conv.assistant)]}]
+    messages.append({"role": "user", "content": user})
+    if not prompt_only:
+        messages.append({"role": "assistant", "content": [text(conv.assistant)]})
     return messages

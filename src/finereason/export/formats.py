@@ -10,6 +10,10 @@ trl             ``messages`` with content parts ``{"type": "image"}``   ``data/t
                 / ``{"type": "text", "text": …}``, ``images``: HF Image
 hf              the canonical Sample fields, ``images``: HF Image,      ``data/train-NNNNN.parquet``
                 ``meta`` as a JSON string
+verl            RL prompts in verl's RLHF layout (:mod:`.rl`): data_    ``data/train-NNNNN.parquet``
+                source, prompt, images, ability, reward_model, extra_info
+trl-rl          RL prompts for TRL's GRPOTrainer: prompt (parts),       ``data/train-NNNNN.parquet``
+                images, answer, answer_type, options, question, id
 ==============  ======================================================  ==========================
 
 Parquet files carry the HF ``datasets`` feature metadata (schema metadata key ``huggingface``),
@@ -32,9 +36,10 @@ import pyarrow.parquet as pq
 
 from finereason.export.conversation import ExportRejection, build_conversation, part_messages, tagged_messages
 from finereason.export.media import hf_image, write_image_file
+from finereason.export.rl import RL_FORMATS, trl_rl_row, verl_row
 from finereason.schema import Sample
 
-FORMATS = ("llamafactory", "swift", "trl", "hf")
+FORMATS = ("llamafactory", "swift", "trl", "hf", *RL_FORMATS)
 DATA_DIR = "data"
 #: The run's own bookkeeping (done markers, rejected/, temporary files), hidden from loaders.
 WORK_DIR = ".finereason"
@@ -72,6 +77,22 @@ def _schema(columns: list[tuple[str, pa.DataType, Any]]) -> pa.Schema:
 TAGGED_SCHEMA = _schema([("messages", _TAGGED, _TAGGED_FEATURE), ("images", _IMAGES, _IMAGE_FEATURE)])
 PARTS_SCHEMA = _schema([("messages", _PARTS, _PARTS_FEATURE), ("images", _IMAGES, _IMAGE_FEATURE)])
 HF_SCHEMA = _schema(_HF_COLUMNS)
+_STRINGS = (pa.list_(pa.string()), [_S])
+VERL_SCHEMA = _schema([
+    ("data_source", pa.string(), _S), ("prompt", _TAGGED, _TAGGED_FEATURE), ("images", _IMAGES, _IMAGE_FEATURE),
+    ("ability", pa.string(), _S),
+    ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.string())]),
+     {"style": _S, "ground_truth": _S}),
+    ("extra_info", pa.struct([("index", pa.int64()), ("id", pa.string()), ("answer_type", pa.string()),
+                              ("options", _STRINGS[0]), ("question", pa.string())]),
+     {"index": {"dtype": "int64", "_type": "Value"}, "id": _S, "answer_type": _S, "options": _STRINGS[1],
+      "question": _S}),
+])
+TRL_RL_SCHEMA = _schema([
+    ("prompt", _PARTS, _PARTS_FEATURE), ("images", _IMAGES, _IMAGE_FEATURE), ("answer", pa.string(), _S),
+    ("answer_type", pa.string(), _S), ("options", *_STRINGS), ("question", pa.string(), _S),
+    ("id", pa.string(), _S), ("source", pa.string(), _S),
+])
 
 
 @dataclass(frozen=True)
@@ -89,7 +110,7 @@ class ExportOptions:
             raise ValueError(f"unknown export format {self.format!r}; choose one of {', '.join(FORMATS)}")
         if self.images not in ("files", "embed"):
             raise ValueError(f"images must be 'files' or 'embed', got {self.images!r}")
-        if self.format in ("trl", "hf") and self.images != "embed":
+        if self.format in ("trl", "hf", *RL_FORMATS) and self.images != "embed":
             raise ValueError(f"--format {self.format} embeds images in Parquet; --images files is for JSONL formats")
         if self.format == "swift" and self.images != "files":
             raise ValueError("ms-swift reads image paths from JSONL; use --images files with --format swift")
@@ -121,6 +142,9 @@ class RowBuilder:
         o = self.options
         if o.format == "hf":
             return self._canonical(sample)
+        if o.format in RL_FORMATS:
+            conv = build_conversation(sample, system=o.system, max_images=o.max_images, require_response=False)
+            return verl_row(sample, conv) if o.format == "verl" else trl_rl_row(sample, conv)
         conv = build_conversation(sample, system=o.system, max_images=o.max_images)
         if o.format == "trl":
             return {"messages": part_messages(conv), "images": [hf_image(im) for im in conv.images]}
@@ -164,7 +188,8 @@ def write_rows(options: ExportOptions, out_root: Path, index: int, rows: list[di
                 for row in rows:
                     f.write(json.dumps(row, ensure_ascii=False) + "\n")
     else:
-        schema = {"trl": PARTS_SCHEMA, "hf": HF_SCHEMA}.get(options.format, TAGGED_SCHEMA)
+        schema = {"trl": PARTS_SCHEMA, "hf": HF_SCHEMA, "verl": VERL_SCHEMA,
+                  "trl-rl": TRL_RL_SCHEMA}.get(options.format, TAGGED_SCHEMA)
 
         def write(tmp: Path) -> None:
             # Images are already compressed; small row groups keep streaming readers' memory low.

@@ -17,10 +17,14 @@ from typing import Any
 
 import numpy as np
 
+from finereason.errors import UserError
+
 #: Reason codes of :func:`plan_caps`; 0 keeps the sample.
 KEEP = 0
-CAP_REASONS = ("", "over_cap_source", "over_cap_domain", "over_balance", "over_limit")
+CAP_REASONS = ("", "over_cap_source", "over_cap_domain", "over_balance", "over_limit", "rl_holdout")
 _CAP_SOURCE, _CAP_DOMAIN, _BALANCE, _LIMIT = 1, 2, 3, 4
+#: The reason code of a sample held out of SFT as an RL prompt (``select --rl-holdout``).
+HOLDOUT = 5
 
 GROUPINGS = ("source", "domain")
 
@@ -50,11 +54,12 @@ class CapPolicy:
     balance: str | None = None
     limit: int | None = None
     seed: int = 0
+    rl_holdout: int | None = None
 
     def __post_init__(self) -> None:
         if self.balance is not None and self.balance not in GROUPINGS:
             raise ValueError(f"balance must be one of {GROUPINGS}, got {self.balance!r}")
-        for name in ("cap_per_source", "cap_per_domain", "limit"):
+        for name in ("cap_per_source", "cap_per_domain", "limit", "rl_holdout"):
             value = getattr(self, name)
             if value is not None and value < 0:
                 raise ValueError(f"{name} must be >= 0, got {value}")
@@ -66,6 +71,7 @@ class CapPolicy:
             "balance": self.balance,
             "limit": self.limit,
             "seed": self.seed,
+            "rl_holdout": self.rl_holdout,
         }
 
     def detail(self, code: int, source: str, domain: str | None) -> str:
@@ -74,9 +80,27 @@ class CapPolicy:
             return f"source {source!r} is over --cap-per-source {self.cap_per_source} (seed {self.seed})"
         if code == _CAP_DOMAIN:
             return f"domain {domain!r} is over --cap-per-domain {self.cap_per_domain} (seed {self.seed})"
+        if code == HOLDOUT:
+            return f"held out of SFT as an RL prompt (--rl-holdout {self.rl_holdout}, seed {self.seed})"
         if code == _BALANCE:
             return f"--balance {self.balance}: every {self.balance} cut to the smallest one's size (seed {self.seed})"
         return f"beyond --limit {self.limit} (seed {self.seed})"
+
+
+def holdout_key(seed: int, sample_id: str) -> int:
+    """The RL hold-out's own seeded order, independent of :func:`order_key` (which caps use)."""
+    return order_key(seed, f"rl-holdout\x00{sample_id}")
+
+
+def plan_holdout(keys: np.ndarray, eligible: np.ndarray, n: int) -> np.ndarray:
+    """Mask of the ``n`` eligible samples first in seeded order: a uniform sample, as the paper's
+    40K RL prompts are drawn uniformly from the curated set. Fewer eligible than ``n`` is an error."""
+    idx = np.flatnonzero(eligible)
+    if len(idx) < n:
+        raise UserError(f"--rl-holdout {n}: only {len(idx)} samples pass the rules with a verifiable answer")
+    held = np.zeros(len(keys), dtype=bool)
+    held[idx[np.argsort(keys[idx], kind="stable")[:n]]] = True
+    return held
 
 
 def _rank_within(groups: np.ndarray, keys: np.ndarray, alive: np.ndarray) -> np.ndarray:

@@ -12,7 +12,8 @@ from finereason.pipeline.progress import StageProgress, say
 from finereason.pipeline.stage import Task
 from finereason.select.caps import GROUPINGS, CapPolicy
 from finereason.select.plan import any_verdict, make_plan
-from finereason.select.stage import PlannedShardLoader, SelectStage
+from finereason.select.holdout import record_split
+from finereason.select.stage import HoldoutStage, PlannedShardLoader, SelectStage
 from finereason.select.subsets import DEFAULT_DROP_FLAGS, NAMED_SUBSETS, Interval, RangeError, Rules, parse_interval
 
 DESCRIPTION = """\
@@ -35,16 +36,21 @@ the result does not depend on sharding or workers):
   --cap-per-source N, --cap-per-domain N   at most N per group
   --balance source|domain                  even out groups (with --limit: round-robin)
   --limit N                                at most N in total
+  --rl-holdout N                           first, N samples with a verifiable answer (a reference,
+                                           not 'open') drawn uniformly as RL prompts and written to
+                                           --rl-out (default OUT-rl); OUT excludes them (rl_holdout)
 
 The manifest records counts per source, domain and verdict (undecided included) before and
 after; rejected/ keeps every
 dropped sample with its reason (pass_rate_out_of_range, no_pass_rate, verdict_not_correct,
-no_verdict, flagged:<code>, over_cap_source, over_cap_domain, over_balance, over_limit).
+no_verdict, flagged:<code>, over_cap_source, over_cap_domain, over_balance, over_limit,
+rl_holdout). With --rl-holdout both manifests record the sha256 of each output's sorted ids.
 
 examples:
   finereason select runs/scored --out runs/hard --subset hard
   finereason select runs/scored --out runs/mix --subset medium+ --cap-per-source 20000 --seed 1
   finereason select runs/scored --out runs/bal --pass-rate 0:0.5 --balance domain --limit 50000
+  finereason select runs/verified --out runs/sft --rl-holdout 40000 --seed 0   # + runs/sft-rl
 """
 
 
@@ -112,7 +118,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "without, cut every group to the smallest group's size",
     )
     p.add_argument("--limit", type=_count, metavar="N", help="keep at most N samples in total")
-    p.add_argument("--seed", type=int, default=0, help="seed of the order that caps, balance and limit use (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the order that caps, balance, limit and the RL hold-out use (default 0)")
+    p.add_argument("--rl-holdout", type=_count, metavar="N",
+                   help="hold N verifiable samples out of the output, uniformly at random, as RL prompts")
+    p.add_argument("--rl-out", metavar="DIR", help="where the RL hold-out goes (default: OUT-rl)")
     p.set_defaults(func=run)
 
 
@@ -122,7 +132,8 @@ def run(args: argparse.Namespace) -> int:
     ranges = tuple(args.pass_rate) if args.pass_rate else NAMED_SUBSETS[args.subset]
     verdicts = args.verdict != "any" and any_verdict(paths)
     rules = Rules(ranges, verdicts, args.drop_flags, args.require_clean, VERDICT_MODES[args.verdict])
-    policy = CapPolicy(args.cap_per_source, args.cap_per_domain, args.balance, args.limit, args.seed)
+    policy = CapPolicy(args.cap_per_source, args.cap_per_domain, args.balance, args.limit, args.seed,
+                       args.rl_holdout or None)
     if args.verdict != "any" and not verdicts:
         say("select: no sample has a verdict (verify never ran), so the verdict filter is off")
     with StageProgress("select: plan", len(paths)) as bar:
@@ -142,6 +153,16 @@ def run(args: argparse.Namespace) -> int:
     manifest = engine_from_args(args).run_stage(stage, tasks, args.out, info, workers=args.workers, total=len(tasks),
                                                 overwrite=args.overwrite)
     print_summary(manifest)
+    if policy.rl_holdout:
+        rl_out = args.rl_out or f"{str(args.out).rstrip('/')}-rl"
+        held = HoldoutStage(policy)
+        rl_info = RunInfo(stage=held.name, version=held.version, settings=settings, inputs=[str(src.root)],
+                          upstream=src.manifest())
+        rl_tasks = [Task(i, PlannedShardLoader(s)) for i, s in enumerate(plan.shards)]
+        engine_from_args(args).run_stage(held, rl_tasks, rl_out, rl_info, workers=args.workers,
+                                         total=len(rl_tasks), overwrite=args.overwrite)
+        split = record_split(args.out, rl_out, policy)
+        print(f"  RL hold-out: {split['rl_count']} samples → {rl_out} (ids sha256 {split['rl_ids_sha256'][:12]}…)")
     for group in ("source", "domain", "verdict"):
         before, after = plan.before[group], plan.after[group]
         line = ", ".join(f"{k} {before[k]}→{after.get(k, 0)}" for k in sorted(before))

@@ -21,10 +21,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from finereason.io.store import DatasetError
-from finereason.select.caps import CapPolicy, order_key, plan_caps
+from finereason.reward.score import unverifiable_reason
+from finereason.select.caps import HOLDOUT, CapPolicy, holdout_key, order_key, plan_caps, plan_holdout
 from finereason.select.subsets import Rules
 
-PLAN_COLUMNS = ["id", "source", "domain", "pass_rate", "verdict", "flags"]
+PLAN_COLUMNS = ["id", "source", "domain", "pass_rate", "verdict", "flags", "answer", "answer_type"]
 UNKNOWN_DOMAIN = "unknown"
 NO_VERDICT = "none"  # the verdict count's name for samples verify never graded
 
@@ -44,11 +45,13 @@ class SelectionPlan:
     before: dict[str, Counter[str]] = field(default_factory=dict)  # "source"/"domain" → counts
     after: dict[str, Counter[str]] = field(default_factory=dict)
     kept: int = 0
+    held: int = 0
 
     def stats(self) -> dict[str, Any]:
         """The manifest's ``selection`` block: counts per source and domain before and after."""
         return {
             "planned_kept": self.kept,
+            "planned_rl_holdout": self.held,
             "before": {k: dict(sorted(v.items())) for k, v in self.before.items()},
             "after": {k: dict(sorted(v.items())) for k, v in self.after.items()},
         }
@@ -109,7 +112,7 @@ def make_plan(
     """
     sources, domains, verdict_codes = _Codes(), _Codes(), _Codes()
     before: dict[str, Counter[str]] = {"source": Counter(), "domain": Counter(), "verdict": Counter()}
-    keys, src, dom, ver, shard_of, row_of = [], [], [], [], [], []
+    keys, src, dom, ver, shard_of, row_of, rl_keys, eligible = [], [], [], [], [], [], [], []
     rows_per_shard = []
     for shard, path in enumerate(paths):
         table = _read(path, PLAN_COLUMNS)
@@ -117,6 +120,7 @@ def make_plan(
             raise DatasetError(f"{path}: not a finereason shard (missing id or source column)")
         ids, source, domain = _column(table, "id"), _column(table, "source"), _column(table, "domain")
         rates, verdicts, flags = _column(table, "pass_rate"), _column(table, "verdict"), _column(table, "flags")
+        answers, kinds = _column(table, "answer"), _column(table, "answer_type")
         rows_per_shard.append(table.num_rows)
         before["source"].update(source)
         before["domain"].update(d or UNKNOWN_DOMAIN for d in domain)
@@ -128,6 +132,9 @@ def make_plan(
         ver.append(np.array([verdict_codes.code(verdicts[r] or NO_VERDICT) for r in rows], dtype=np.int32))
         shard_of.append(np.full(len(rows), shard, dtype=np.int32))
         row_of.append(np.array(rows, dtype=np.int32))
+        if policy.rl_holdout:
+            rl_keys.append(np.array([holdout_key(policy.seed, ids[r]) for r in rows], dtype=np.uint64))
+            eligible.append(np.array([unverifiable_reason(answers[r], kinds[r]) is None for r in rows], dtype=bool))
         if on_shard is not None:
             on_shard()
     src_names, src_remap = sources.sorted_remap()
@@ -136,7 +143,14 @@ def make_plan(
     dom_arr = dom_remap[_concat(dom, np.int64)]
     ver_names, ver_remap = verdict_codes.sorted_remap()
     ver_arr = ver_remap[_concat(ver, np.int64)]
-    reasons = plan_caps(_concat(keys, np.uint64), src_arr, dom_arr, policy)
+    all_keys = _concat(keys, np.uint64)
+    reasons = np.zeros(len(all_keys), dtype=np.uint8)
+    held = np.zeros(len(all_keys), dtype=bool)
+    if policy.rl_holdout:  # drawn first, from the whole curated set; caps apply to the rest
+        held = plan_holdout(_concat(rl_keys, np.uint64), _concat(eligible, bool), policy.rl_holdout)
+        reasons[held] = HOLDOUT
+    rest = ~held
+    reasons[rest] = plan_caps(all_keys[rest], src_arr[rest], dom_arr[rest], policy)
 
     kept = reasons == 0
     after = {
@@ -149,7 +163,7 @@ def make_plan(
     for i in np.flatnonzero(~kept):
         capped[shard_arr[i]].append((int(row_arr[i]), int(reasons[i])))
     shards = [ShardPlan(p, n, tuple(c)) for p, n, c in zip(paths, rows_per_shard, capped)]
-    return SelectionPlan(shards, before, after, int(kept.sum()))
+    return SelectionPlan(shards, before, after, int(kept.sum()), int(held.sum()))
 
 
 def _named_counts(codes: np.ndarray, names: list[str]) -> Counter[str]:

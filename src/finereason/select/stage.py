@@ -12,7 +12,7 @@ from typing import Any
 from finereason.io.store import DatasetError, read_shard
 from finereason.pipeline.stage import StageResult
 from finereason.schema import Rejection, Sample
-from finereason.select.caps import CAP_REASONS, CapPolicy
+from finereason.select.caps import CAP_REASONS, HOLDOUT, CapPolicy
 from finereason.select.plan import ShardPlan
 from finereason.select.subsets import Rules
 
@@ -69,3 +69,23 @@ class SelectStage:
             else:
                 rejected.append(Rejection(self.name, why[0], why[1], s))
         return StageResult(kept, rejected)
+
+
+@dataclass(frozen=True)
+class HoldoutStage:
+    """Writes only each shard's RL hold-out rows: the RL prompt dataset of ``select --rl-holdout``.
+
+    Its records_in is the hold-out count: the other rows are accounted for in the SFT output
+    (kept, or rejected with their reason), so nothing is lost and nothing is written twice.
+    """
+
+    policy: CapPolicy
+    name: str = "select-rl-holdout"
+    version: str = "1"
+
+    def settings(self) -> dict[str, Any]:
+        return self.policy.settings()
+
+    def __call__(self, batch: SelectBatch) -> StageResult:
+        kept = [s for row, s in enumerate(batch.samples) if batch.capped.get(row) == HOLDOUT]
+        return StageResult(kept, records_in=len(kept))

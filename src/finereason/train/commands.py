@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from finereason.train.config import RECIPE_DIR, shipped_recipes
+from finereason.train.rl_config import shipped_rl_recipes
 
 _RECIPES = ", ".join(shipped_recipes())
 
@@ -14,7 +15,31 @@ TRAIN_DESCRIPTION = """\
 Train small VLMs on distilled data, or write the same recipe for another trainer.
 
   sft             fine-tune with TRL's SFTTrainer on a `finereason export --format trl` folder
-  export-config   write the equivalent LLaMA-Factory YAML or ms-swift arguments for an export
+  rl              GSPO with TRL's GRPOTrainer on a `--format trl-rl` export, the verifier as reward
+  export-config   write the equivalent LLaMA-Factory YAML or ms-swift arguments for an export,
+                  or a verl launch script for an RL recipe
+"""
+
+RL_DESCRIPTION = """\
+RL after SFT, as MMFineReason does: GSPO (TRL's GRPOTrainer with sequence-level importance
+sampling, clip ranges rl.epsilon / rl.epsilon_high, no KL) on prompts held out of SFT
+(`finereason select --rl-holdout N`, then `finereason export --format trl-rl`). Each rollout is
+graded by the verify cascade (answer extraction, exact/choice/numeric/math-verify in a killable
+worker pool): 1 if correct, else 0; an optional format term (think block, answer tag) is weighted
+by reward.format_weight. Undecided answers, timeouts and errors score 0 and are counted.
+
+Freezing and LoRA work as in `train sft`. Checkpoints go to OUTPUT/checkpoint-N; rerun with
+--set output.resume=true after a kill. The model ends in OUTPUT/final; OUTPUT/rl_summary.json has
+the reward curve and the share of correct / incorrect / undecided / no-answer / error rollouts.
+
+CONFIG is a YAML file or a shipped RL recipe: {recipes}.
+Start from the SFT model with --set model.name_or_path=runs/<sft>/final. The same data can run on
+verl instead: `finereason train export-config CONFIG --to verl --dataset <verl export> --out run.sh`.
+
+examples:
+  finereason train rl mmfinereason-qwen3vl-2b-rl --set model.name_or_path=runs/mfr-qwen3vl-2b/final \\
+      --set data.train=exports/rl-trl --set output.dir=runs/mfr-qwen3vl-2b-rl
+  finereason train rl my-rl.yaml --check
 """
 
 SFT_DESCRIPTION = f"""\
@@ -47,10 +72,14 @@ swift` one).
   --to llamafactory  FILE.yaml for `llamafactory-cli train FILE.yaml`, plus dataset_info.json
                      beside it registering the export (media_dir points at the export)
   --to swift         FILE.json (arguments as a JSON object) or FILE.sh (a `swift sft …` command)
+  --to verl          FILE.sh (a `python -m verl.trainer.main_ppo …` launch with the RL recipe's
+                     values, GSPO, finereason.reward.compute_score as the reward) and FILE.yaml
+                     beside it (the same settings as a config) for a `--format verl` export
 
 examples:
   finereason train export-config mmfinereason-qwen3vl-2b --to llamafactory --dataset exports/mfr-lf --out lf/qwen3vl2b.yaml
   finereason train export-config mmfinereason-qwen3vl-2b --to swift --dataset exports/mfr-swift --out swift/run.sh
+  finereason train export-config mmfinereason-qwen3vl-2b-rl --to verl --dataset exports/rl-verl --out verl/run.sh
 """
 
 VET_DESCRIPTION = """\
@@ -90,10 +119,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     sft.add_argument("--check", action="store_true", help="validate the recipe and run the preflight, then stop")
     sft.set_defaults(func=run_sft_command)
 
+    rl = tsub.add_parser("rl", help="GSPO on verifiable rewards (TRL GRPOTrainer, the verifier as reward)",
+                         description=RL_DESCRIPTION.format(recipes=", ".join(shipped_rl_recipes())),
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    rl.add_argument("config", metavar="CONFIG", help="RL recipe YAML file or shipped RL recipe name")
+    _add_set(rl)
+    rl.add_argument("--check", action="store_true", help="validate the recipe and the export, then stop")
+    rl.set_defaults(func=run_rl_command)
+
     ec = tsub.add_parser("export-config", help="write the LLaMA-Factory / ms-swift equivalent of a recipe",
                          description=EXPORT_CONFIG_DESCRIPTION, formatter_class=argparse.RawDescriptionHelpFormatter)
     ec.add_argument("config", metavar="CONFIG", help="recipe YAML file or shipped recipe name")
-    ec.add_argument("--to", required=True, choices=["llamafactory", "swift"], help="target trainer")
+    ec.add_argument("--to", required=True, choices=["llamafactory", "swift", "verl"],
+                    help="target trainer (verl: for an RL recipe)")
     ec.add_argument("--dataset", required=True, metavar="EXPORT_DIR", help="a finereason export folder")
     ec.add_argument("--out", required=True, metavar="FILE", help="file to write (.yaml; .json or .sh for swift)")
     ec.add_argument("--gpus", type=int, default=1, metavar="N",
@@ -143,10 +181,37 @@ def run_sft_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_rl_command(args: argparse.Namespace) -> int:
+    from finereason.train.rl import run_rl
+    from finereason.train.rl_config import load_rl_config
+    from finereason.train.sft import resume_point
+
+    config = load_rl_config(args.config, args.overrides)
+    if args.check:
+        from finereason.train.external import export_info
+
+        resume_point(config)  # type: ignore[arg-type]
+        export_info(Path(config.data.train), ("trl-rl",))
+        print(f"train rl: {args.config} is valid and {config.data.train} is a trl-rl export")
+        return 0
+    summary = run_rl(config)
+    shares = ", ".join(f"{k} {v:.0%}" for k, v in summary["outcomes"].items())
+    print(f"train rl: {summary['global_step']} steps; rollouts: {shares}; model in {summary['final']}")
+    return 0
+
+
 def run_export_config_command(args: argparse.Namespace) -> int:
     from finereason.train.config import load_config
     from finereason.train.external import write_llamafactory, write_swift
 
+    if args.to == "verl":
+        from finereason.train.rl_config import load_rl_config
+        from finereason.train.verl import write_verl
+
+        for path in write_verl(load_rl_config(args.config, args.overrides), Path(args.dataset), Path(args.out),
+                               gpus=args.gpus):
+            print(f"wrote {path}")
+        return 0
     config = load_config(args.config, args.overrides)
     if args.to == "llamafactory":
         written = write_llamafactory(config, Path(args.dataset), Path(args.out), gpus=args.gpus)

@@ -134,23 +134,28 @@ class EvalSection(_Section):
     args: list[str] = Field(default_factory=list)
 
 
-class TrainConfig(_Section):
+class PolicyRecipe(_Section):
+    """The sections every training recipe (SFT and RL) has: which model, what is frozen, LoRA."""
+
     model: ModelSection
-    data: DataSection
     freeze: FreezeSection = Field(default_factory=FreezeSection)
     lora: LoraSection | None = None
-    train: TrainSection = Field(default_factory=TrainSection)
-    output: OutputSection
-    eval: EvalSection | None = None
 
     def family(self) -> Family:
-        """The resolved family (checked by :func:`check_combinations`, so it does not fail afterwards)."""
+        """The resolved family (checked by :func:`check_policy_parts`, so it does not fail afterwards)."""
         if self.model.family:
             return get_family(self.model.family)
         return detect_family(self.model.name_or_path)
 
     def frozen_groups(self) -> set[str]:
         return {g for g in ("vision_tower", "projector", "language_model") if getattr(self.freeze, g)}
+
+
+class TrainConfig(PolicyRecipe):
+    data: DataSection
+    train: TrainSection = Field(default_factory=TrainSection)
+    output: OutputSection
+    eval: EvalSection | None = None
 
 
 def _format(error: ValidationError) -> ConfigError:
@@ -193,26 +198,37 @@ def resolve_recipe(name_or_path: str) -> Path:
                           f"{', '.join(shipped_recipes())})")
 
 
+def read_recipe(path: Path) -> dict[str, Any]:
+    """A recipe file's mapping, or a :class:`ConfigError` naming the file."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        raise ConfigError("", f"{path}: not valid YAML ({e})") from e
+    if not isinstance(raw, dict):
+        raise ConfigError("", f"{path}: a recipe is a mapping of sections (model, data, …)")
+    return raw
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str] | None) -> None:
+    """Apply ``KEY=VALUE`` overrides (YAML values, dotted keys) to ``raw`` in place."""
+    for item in overrides or []:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise ConfigError(item, "an override is KEY=VALUE, e.g. data.max_length=8192")
+        _set_dotted(raw, key.strip(), yaml.safe_load(value))
+
+
 def load_config(source: str | Path | dict[str, Any], overrides: list[str] | None = None) -> TrainConfig:
     """Parse and check a recipe (file, shipped name or dict), applying ``KEY=VALUE`` overrides."""
     if isinstance(source, dict):
         raw = source
     else:
         path = resolve_recipe(str(source))
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-        except yaml.YAMLError as e:
-            raise ConfigError("", f"{path}: not valid YAML ({e})") from e
-        if not isinstance(raw, dict):
-            raise ConfigError("", f"{path}: a recipe is a mapping of sections (model, data, …)")
+        raw = read_recipe(path)
         if "stages" in raw:
             raise ConfigError("", f"{path} is a pipeline recipe (finereason run), not a training recipe")
     raw = dict(raw)
-    for item in overrides or []:
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise ConfigError(item, "an override is KEY=VALUE, e.g. data.max_length=8192")
-        _set_dotted(raw, key.strip(), yaml.safe_load(value))
+    apply_overrides(raw, overrides)
     try:
         config = TrainConfig.model_validate(raw)
     except ValidationError as e:
@@ -239,18 +255,7 @@ def gradient_accumulation(config: TrainConfig) -> int:
 
 def check_combinations(config: TrainConfig) -> None:
     """Refuse settings that cannot work together, naming the key to change; loads nothing."""
-    try:
-        family = config.family()
-    except FamilyError as e:
-        raise ConfigError("model.family", str(e)) from None
-    frozen = config.frozen_groups()
-    if len(frozen) == 3:
-        key = "lora" if config.lora else "freeze"
-        raise ConfigError(key, "the vision tower, the projector and the language model are all frozen: "
-                               "nothing would train")
-    if config.lora and {"vision_tower", "language_model"} <= frozen:
-        raise ConfigError("lora", "LoRA adapters go on an unfrozen vision tower or language model, and both are "
-                                  "frozen; to train only the projector, drop the lora section")
+    family = check_policy_parts(config)
     if config.data.packing and not family.can_pack:
         raise ConfigError("data.packing", f"family {family.name!r} cannot pack image samples (packing merges "
                                           "vision inputs and position ids per family); set packing: false")
@@ -271,6 +276,23 @@ def check_combinations(config: TrainConfig) -> None:
     if config.train.deepspeed:
         deepspeed_config(config)
     gradient_accumulation(config)
+
+
+def check_policy_parts(config: PolicyRecipe) -> Family:
+    """The family, and that freezing and LoRA leave something to train (SFT and RL recipes alike)."""
+    try:
+        family = config.family()
+    except FamilyError as e:
+        raise ConfigError("model.family", str(e)) from None
+    frozen = config.frozen_groups()
+    if len(frozen) == 3:
+        key = "lora" if config.lora else "freeze"
+        raise ConfigError(key, "the vision tower, the projector and the language model are all frozen: "
+                               "nothing would train")
+    if config.lora and {"vision_tower", "language_model"} <= frozen:
+        raise ConfigError("lora", "LoRA adapters go on an unfrozen vision tower or language model, and both are "
+                                  "frozen; to train only the projector, drop the lora section")
+    return family
 
 
 def check_eval(config: TrainConfig) -> None:

@@ -48,7 +48,7 @@ class ExternalConfigError(UserError):
     """An export or recipe that the target trainer cannot run as asked."""
 
 
-def _export(dataset: Path, want: tuple[str, ...]) -> dict[str, Any]:
+def export_info(dataset: Path, want: tuple[str, ...]) -> dict[str, Any]:
     manifest = dataset / "manifest.json"
     if not manifest.is_file():
         raise ExternalConfigError(f"{dataset}: not a finereason export (no manifest.json)")
@@ -119,7 +119,7 @@ def llamafactory_args(config: TrainConfig, dataset: Path, name: str, dataset_dir
 
 def write_llamafactory(config: TrainConfig, dataset: Path, out: Path, *, gpus: int = 1) -> list[Path]:
     """``out`` (YAML for ``llamafactory-cli train``) and ``dataset_info.json`` beside it."""
-    info = _export(dataset, ("llamafactory",))
+    info = export_info(dataset, ("llamafactory",))
     name = info.get("name") or dataset.name
     entry = {"file_name": str((dataset / "data").resolve()), "formatting": "sharegpt",
              "columns": {"messages": "messages", "images": "images"},
@@ -148,7 +148,7 @@ def write_llamafactory(config: TrainConfig, dataset: Path, out: Path, *, gpus: i
 
 
 def swift_args(config: TrainConfig, dataset: Path, gpus: int, *, major: int = 4) -> dict[str, Any]:
-    info = _export(dataset, ("swift",))
+    info = export_info(dataset, ("swift",))
     family = config.family()
     t, d = config.train, config.data
     files = [str((dataset / f).resolve()) for f in info["data_files"]]

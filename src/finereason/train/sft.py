@@ -35,7 +35,7 @@ from typing import Any
 from finereason.errors import UserError
 from finereason.io.store import atomic_write_json
 from finereason.pipeline.progress import say
-from finereason.train.config import ConfigError, TrainConfig, deepspeed_config, gradient_accumulation
+from finereason.train.config import ConfigError, PolicyRecipe, TrainConfig, deepspeed_config, gradient_accumulation
 from finereason.train.data import ExampleStore, PixelBounds, export_files
 from finereason.train.families import Family, freeze, linear_module_names, projector_module_names
 from finereason.train.packing import fill_ratio, pack, single_rows
@@ -144,6 +144,15 @@ def prepare(config: TrainConfig) -> Prepared:
 
 def load_model(config: TrainConfig, prepared: Prepared) -> tuple[Any, dict[str, int]]:
     """fp32 weights, parts frozen per the recipe, LoRA adapters on the unfrozen parts if asked."""
+    model, trainable = load_policy(config, prepared.family)
+    model.config.use_cache = False  # packed rows rely on no cache: the block mask is built only without one
+    if hasattr(model.config, "text_config"):
+        model.config.text_config.use_cache = False
+    return model, trainable
+
+
+def load_policy(config: PolicyRecipe, family: Family) -> tuple[Any, dict[str, int]]:
+    """The model of a recipe with ``model``/``freeze``/``lora`` sections (SFT and RL share them)."""
     import torch
     from transformers import AutoModelForImageTextToText
 
@@ -151,10 +160,7 @@ def load_model(config: TrainConfig, prepared: Prepared) -> tuple[Any, dict[str, 
     if config.model.attn_implementation:
         kwargs["attn_implementation"] = config.model.attn_implementation
     model = AutoModelForImageTextToText.from_pretrained(config.model.name_or_path, **kwargs)
-    model.config.use_cache = False  # packed rows rely on no cache: the block mask is built only without one
-    if hasattr(model.config, "text_config"):
-        model.config.text_config.use_cache = False
-    family, frozen = prepared.family, config.frozen_groups()
+    frozen = config.frozen_groups()
     trainable = freeze(model, family, frozen)
     if config.lora:
         from peft import LoraConfig, get_peft_model
@@ -182,7 +188,13 @@ def _rows_dataset(rows: list[list[int]], split: str) -> Any:
 
 
 def _trainer_class() -> type:
-    """SFTTrainer, with resume fixed for models whose checkpoints rename their weights.
+    from trl import SFTTrainer
+
+    return with_checkpoint_fix(SFTTrainer)
+
+
+def with_checkpoint_fix(base: type) -> type:
+    """``base`` (a TRL trainer), with resume fixed for models whose checkpoints rename their weights.
 
     ``save_pretrained`` writes Qwen-VL/Idefics3 weights under their original (hub) names, but
     ``Trainer._load_from_checkpoint`` loads them with a bare ``load_state_dict`` that knows no
@@ -192,9 +204,8 @@ def _trainer_class() -> type:
     checkpoints keep their own loaders.
     """
     import torch
-    from trl import SFTTrainer
 
-    class FinereasonSFTTrainer(SFTTrainer):
+    class CheckpointFixed(base):  # type: ignore[valid-type, misc]
         def _load_from_checkpoint(self, resume_from_checkpoint: str, model: Any = None) -> None:
             target = model if model is not None else self.model
             ckpt = Path(resume_from_checkpoint)
@@ -206,7 +217,8 @@ def _trainer_class() -> type:
             target.load_state_dict(reloaded.state_dict(), strict=True)
             del reloaded
 
-    return FinereasonSFTTrainer
+    CheckpointFixed.__name__ = f"Finereason{base.__name__}"
+    return CheckpointFixed
 
 
 class _SplitCollator:
