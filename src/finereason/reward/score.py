@@ -128,8 +128,8 @@ def _outcome(v: Verdict) -> Outcome:
         return "correct"
     if v.verdict == "unparsed":
         return "no_answer"
-    if v.verdict == "error":
-        return "error"
+    if v.verdict in ("error", "undecided"):
+        return v.verdict
     return "undecided" if v.verdict_by == "none" else "incorrect"
 
 
