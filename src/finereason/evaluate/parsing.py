@@ -23,7 +23,10 @@ from fractions import Fraction
 from finereason.verify.extract import extract_answer, extract_choice, split_think
 
 #: How an answer was found; ``none`` and ``unclosed_think`` mean it was not.
-PARSE_METHODS = ("answer_tag", "boxed", "answer_line", "letter", "scan", "text", "none", "unclosed_think")
+PARSE_METHODS = ("answer_tag", "boxed", "answer_line", "letter", "scan", "text", "none", "unclosed_think",
+                 # prose rules of finereason.evaluate.statements
+                 "cued_letter", "ambiguous_letters", "yes_no", "option_text", "stated", "conclusion",
+                 "first_sentence", "extractor")
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,8 @@ from typing import Any
 
 from finereason.evaluate.benchmarks.base import Benchmark, Score, failed_item, image_ref, read_table, require_columns
 from finereason.evaluate.items import BenchmarkError, EvalItem, ImageRef, ItemError, format_options, option_letters
-from finereason.evaluate.parsing import numbers_in, parse_choice, parse_number, visible_text
+from finereason.evaluate.parsing import numbers_in, visible_text
+from finereason.evaluate.statements import read_choice, read_number
 from finereason.verify.extract import extract_answer
 
 _ANSWER_TYPES = ("text", "integer", "float", "list")
@@ -154,9 +155,9 @@ class MathVista(Benchmark):
 
     def score(self, item: EvalItem, response: str) -> Score:
         if item.options:
-            parsed = parse_choice(response, item.options)
+            parsed = read_choice(response, item.options)
             if parsed.value is None:
-                return Score("unparsed", "none", None, parsed.method, "names no choice")
+                return Score("unparsed", "none", None, parsed.method, "names no single choice")
             chosen = item.options[parsed.value]
             ok = chosen == item.answer
             return Score("correct" if ok else "incorrect", "choice_text", chosen, parsed.method,
@@ -170,7 +171,7 @@ class MathVista(Benchmark):
                 return Score("unparsed", "none", None, "unclosed_think" if visible is None else "none")
             ok = found.text.strip().lower() == item.answer.strip().lower()
             return Score("correct" if ok else "incorrect", "exact", found.text, found.method)
-        parsed = parse_number(response)
+        parsed = read_number(response)
         if parsed.value is None:
             return Score("unparsed", "none", None, parsed.method, "no number found")
         pred = float(parsed.value)

@@ -1,0 +1,244 @@
+"""Answers stated in prose: the leniency of an official LLM extractor, written as rules that abstain.
+
+MathVista's scorer hands every reply to GPT-4 with a few-shot prompt ("The number missing in the
+sequence is 14." → ``14``; "The correct answer is (B) 8/11." → ``B``), and VLMEvalKit (MMStar's
+harness) first tries to infer a choice by exact matching (``can_infer_option`` / ``can_infer_text``)
+before it asks an LLM. Both count as the model's answer things a strict "Answer: X" parser refuses:
+
+* a number stated in a sentence ("there are a total of four objects left" → 4);
+* a yes/no statement for a yes/no choice ("Periwinkle is not the maximum" → no);
+* an option named by its text instead of its letter ("The wettest month is May." → May's letter);
+* a letter cued in prose ("The correct option letter is C.", "选项A正确").
+
+Each rule here decides only when the reply allows one reading and returns ``None`` otherwise, so
+the item stays *unparsed* (or goes to ``--extractor``). Nothing is snapped to the closest option
+(MathVista's edit-distance fallback) and no letter is drawn at random.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+from finereason.evaluate.parsing import Parsed, numbers_in, parse_choice, parse_number, visible_text
+
+# ---------------------------------------------------------------------------------- numbers
+_UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+          "sixteen seventeen eighteen nineteen twenty").split()
+_TENS = {"thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90}
+NUMBER_WORDS: dict[str, int] = {**{w: i for i, w in enumerate(_UNITS)}, **_TENS}
+_NUMBER_WORD_RE = re.compile(r"\b(" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")\b", re.I)
+#: A sentence that announces its conclusion (the last such sentence of a worked reply holds the answer).
+_CONCLUSION_RE = re.compile(
+    r"\b(?:therefore|thus|hence|so|in total|in conclusion|finally|final answer|the answer|the result)\b"
+    r"|所以|因此|综上|答案", re.I)
+#: A number right after a copula: the value the sentence asserts ("… is 400 ml", "there are 3 …").
+_COPULA_NUMBER_RE = re.compile(
+    r"(?:\b(?:is|are|was|were|equals?|be)\b|=|:|为|是)\s*(?:about |approximately |around |roughly |a total of |only )?"
+    r"([-−]?\$?\d[\d,]*(?:\.\d+)?)", re.I)
+_SENTENCE_RE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
+
+
+def digits_for_words(text: str) -> str:
+    """English number words up to ninety as digits ("four objects" → "4 objects"), as a reader would."""
+    return _NUMBER_WORD_RE.sub(lambda m: str(NUMBER_WORDS[m.group(1).lower()]), text)
+
+
+def sentences(text: str) -> list[str]:
+    """The reply split into sentences (a decimal point is not a sentence end: it has no space after it)."""
+    return [s.strip() for s in _SENTENCE_RE.split(text) if s.strip()]
+
+
+def _values(text: str) -> list[str]:
+    return numbers_in(digits_for_words(text).replace("$", ""))
+
+
+def _copula_number(sentence: str) -> str | None:
+    m = _COPULA_NUMBER_RE.search(digits_for_words(sentence))
+    return numbers_in(m.group(1).replace("$", ""))[0] if m and numbers_in(m.group(1).replace("$", "")) else None
+
+
+def stated_number(visible: str) -> tuple[str, str] | None:
+    """The number a prose reply states as its answer, and the rule that found it; None when unsure.
+
+    1. ``stated``: every number in the reply has the same value ("The final value is 2.").
+    2. ``conclusion``: the last sentence that announces a conclusion ("Therefore, …", "所以 …"):
+       the number after its copula, else its last number ("So x = 20 - 15 = 5" → 5).
+    3. ``first_sentence``: a reply that answers first and whose first sentence states one value
+       ("There are two sequences with negative scores. …").
+    A refusal ("I cannot determine …"), a range or ratio where one value is asked ("1 to 7",
+    "three out of four", "1:2"), or several numbers with no sentence that commits to one: None.
+    """
+    if is_refusal(visible):
+        return None
+    values = _values(visible)
+    if not values:
+        return None
+    parts = sentences(visible)
+    if len({float(v) for v in values}) == 1:
+        return (values[-1], "stated") if not any(_RANGE_RE.search(digits_for_words(p)) for p in parts) else None
+    for sentence in reversed(parts):
+        if _CONCLUSION_RE.search(sentence) and _values(sentence):
+            if _RANGE_RE.search(digits_for_words(sentence)):
+                return None
+            return (_copula_number(sentence) or _values(sentence)[-1]), "conclusion"
+    first = _values(parts[0]) if parts else []
+    if first and len({float(v) for v in first}) == 1 and not _RANGE_RE.search(digits_for_words(parts[0])):
+        return first[-1], "first_sentence"
+    return None
+
+
+#: Two numbers read as one range, ratio or fraction: "1 to 7", "13-18", "1:2", "3 out of 4", "3/4".
+_RANGE_RE = re.compile(r"\d\s*(?:-|–|—|:|/|\bto\b|\bout of\b)\s*\d", re.I)
+_REFUSAL_RE = re.compile(
+    r"\b(?:cannot|can't|can not|unable to|not possible to|impossible to|not enough information|"
+    r"insufficient information|(?:need|requires?) (?:more|additional) information|(?:does|do) not provide|"
+    r"doesn't provide|(?:is|are) not provided|without (?:any )?(?:additional |more )?(?:information|context))\b"
+    r"|无法|不能确定", re.I)
+
+
+def is_refusal(visible: str) -> bool:
+    """The reply opens or closes by saying it cannot answer ("Without more information, …")."""
+    parts = sentences(visible)
+    return bool(parts) and bool(_REFUSAL_RE.search(parts[0]) or _REFUSAL_RE.search(parts[-1]))
+
+
+# ---------------------------------------------------------------------------------- choices
+_LETTER_CUES = (
+    r"\(([A-Z])\)",                                                        # (C)
+    r"(?:^|\s)([A-Z])\)",                                                  # C) Serrulate
+    r"\b(?:option|choice|letter|answer)(?:\s+letter)?(?:\s+is|:)?\s+\(?([A-Z])\b(?![\w'])",  # option letter is C
+    r"\b(?:option|choice|answer)\b[^.\n]*?\bis\s+[\"'“]?\(?([A-Z])\)?(?=[\"'”]?\s*(?:[.,;:]|$))",  # answer … is "C."
+    r"(?:选项|选择|答案是?|答案为|选)\s*[:：为是]?\s*[（(]?([A-Z])\b",          # 选项A, 答案为(C)
+)
+_LETTER_CUE_RE = re.compile("|".join(_LETTER_CUES))
+
+
+def cued_letters(visible: str) -> list[str]:
+    """Capital letters a reply cues as an option ("(C)", "C)", "option letter is C", "选项C"), in order."""
+    return [next(g for g in m.groups() if g) for m in _LETTER_CUE_RE.finditer(visible)]
+
+
+def cued_choice(visible: str, options: Mapping[str, str]) -> tuple[str | None, bool]:
+    """``(letter, cued)``: the one option letter the reply cues, and whether it cues any letter at all.
+
+    A reply cueing a letter that is not an option ("(E) 137" with four options) or several
+    different letters (an echo of the choices list) is ``(None, True)``: it names letters, just not
+    one usable one, so no other rule should read it either.
+    """
+    found = list(dict.fromkeys(cued_letters(visible)))
+    if not found:
+        return None, False
+    if len(found) == 1 and found[0] in options:
+        return found[0], True
+    return None, True
+
+
+_NEGATION_RE = re.compile(r"\b(?:not|no|never|neither|nor|none|nothing|cannot|false)\b|n't\b", re.I)
+_YES_NO_RE = re.compile(r"^\W*(yes|no)\b", re.I)
+
+
+def yes_no_choice(visible: str, options: Mapping[str, str]) -> str | None:
+    """For a yes/no choice: the letter of the answer a statement makes, or None.
+
+    "Yes, …"/"No, …" decide by their first word. Otherwise the first sentence is read as a claim
+    about the question's proposition: with a negation ("Periwinkle is not the maximum") it says no,
+    as a plain declarative restatement ("There are fewer metallic fighters than rubber objects.")
+    it says yes. A question back, or an empty reply, says nothing.
+    """
+    by_text = {text.strip().lower(): letter for letter, text in options.items()}
+    if set(by_text) != {"yes", "no"}:
+        return None
+    m = _YES_NO_RE.match(visible)
+    if m:
+        return by_text[m.group(1).lower()]
+    parts = sentences(visible)
+    if not parts or parts[0].endswith("?") or is_refusal(visible):
+        return None
+    return by_text["no" if _NEGATION_RE.search(parts[0]) else "yes"]
+
+
+def _spans(pattern: str, text: str) -> list[tuple[int, int]]:
+    return [m.span() for m in re.finditer(pattern, text)]
+
+
+def _plain(text: str) -> str:
+    """Lower case without TeX grouping braces, so "2√{3}" names the same thing as "2√3"."""
+    return text.replace("{", "").replace("}", "").lower()
+
+
+def _option_pattern(option: str) -> str | None:
+    core = _plain(option).strip().strip(".").strip()
+    if not core:
+        return None
+    left = r"(?<![\w.])" if core[0].isalnum() else ""
+    right = r"(?![\w]|\.\d)" if core[-1].isalnum() else ""
+    return left + re.escape(core) + right
+
+
+def named_option(visible: str, options: Mapping[str, str]) -> str | None:
+    """The one option whose text the reply names (VLMEvalKit's ``can_infer_text``, on word bounds).
+
+    An option counts when its text occurs as whole words ("6" does not occur in "16" or "6.5");
+    an occurrence inside another named option's occurrence does not count ("increase" inside "would
+    increase"). Several named: the reply's last sentence that names any decides, when it names one
+    ("… CD is 2. Therefore, the value is 2√3." → 2√3). A refusal names nothing.
+    """
+    if is_refusal(visible):
+        return None
+    named = _named(_plain(visible), options)
+    if len(named) > 1:
+        for sentence in reversed(sentences(_plain(visible))):
+            in_sentence = _named(sentence, options)
+            if in_sentence:
+                named = in_sentence
+                break
+    return named[0] if len(named) == 1 else None
+
+
+def _named(text: str, options: Mapping[str, str]) -> list[str]:
+    found: dict[str, list[tuple[int, int]]] = {}
+    for letter, option in options.items():
+        pattern = _option_pattern(option)
+        if pattern is not None:
+            spans = _spans(pattern, text)
+            if spans:
+                found[letter] = spans
+    return [
+        letter for letter, spans in found.items()
+        if any(not any(o != letter and s0 <= a and b <= s1 and (s0, s1) != (a, b)
+                       for o, others in found.items() for s0, s1 in others)
+               for a, b in spans)
+    ]
+
+
+# ---------------------------------------------------------------------------------- cascades
+def read_choice(response: str, options: Mapping[str, str], *, yes_no: bool = True) -> Parsed:
+    """The option a reply chooses: an explicit answer first, then the prose rules above, in order.
+
+    ``cued_letter`` (one letter cued), ``yes_no`` (a statement for a yes/no choice; MathVista's
+    extractor reads them so, ``yes_no=False`` where a benchmark does not), ``option_text`` (one option
+    named). A reply that cues letters but no single valid one stops the cascade: ``ambiguous_letters``.
+    """
+    parsed = parse_choice(response, options)
+    if parsed.value is not None or parsed.method == "unclosed_think":
+        return parsed
+    visible = visible_text(response) or ""
+    letter, cued = cued_choice(visible, options)
+    if cued:
+        return Parsed(letter, "cued_letter" if letter else "ambiguous_letters")
+    if yes_no:
+        letter = yes_no_choice(visible, options)
+        if letter is not None:
+            return Parsed(letter, "yes_no")
+    letter = named_option(visible, options)
+    return Parsed(letter, "option_text" if letter else "none")
+
+
+def read_number(response: str) -> Parsed:
+    """The numeric answer: an explicit answer or a bare number first, then :func:`stated_number`."""
+    parsed = parse_number(response)
+    if parsed.value is not None or parsed.method == "unclosed_think":
+        return parsed
+    stated = stated_number(visible_text(response) or "")
+    return Parsed(*stated) if stated else parsed
