@@ -25,7 +25,7 @@ from finereason.verify.extract import extract_answer, extract_choice, split_thin
 #: How an answer was found; ``none`` and ``unclosed_think`` mean it was not.
 PARSE_METHODS = ("answer_tag", "boxed", "answer_line", "letter", "scan", "text", "none", "unclosed_think",
                  # prose rules of finereason.evaluate.statements
-                 "cued_letter", "ambiguous_letters", "yes_no", "option_text", "stated", "conclusion",
+                 "cued_letter", "ambiguous_letters", "yes_no", "option_text", "option_value", "stated", "conclusion",
                  "first_sentence", "extractor")
 
 

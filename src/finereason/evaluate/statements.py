@@ -54,8 +54,17 @@ def _values(text: str) -> list[str]:
 
 
 def _copula_number(sentence: str) -> str | None:
-    m = _COPULA_NUMBER_RE.search(digits_for_words(sentence))
-    return numbers_in(m.group(1).replace("$", ""))[0] if m and numbers_in(m.group(1).replace("$", "")) else None
+    """The number right after the sentence's first copula; None when the clause goes on to add
+    another count ("There are 4 cars and 1 bus": the asked total is not written)."""
+    text = digits_for_words(sentence)
+    m = _COPULA_NUMBER_RE.search(text)
+    if m is None:
+        return None
+    clause = text[m.end():].split(",")[0]
+    if re.search(r"\band\s+\d", clause):
+        return None
+    found = numbers_in(m.group(1).replace("$", ""))
+    return found[0] if found else None
 
 
 def stated_number(visible: str) -> tuple[str, str] | None:
@@ -64,8 +73,8 @@ def stated_number(visible: str) -> tuple[str, str] | None:
     1. ``stated``: every number in the reply has the same value ("The final value is 2.").
     2. ``conclusion``: the last sentence that announces a conclusion ("Therefore, …", "所以 …"):
        the number after its copula, else its last number ("So x = 20 - 15 = 5" → 5).
-    3. ``first_sentence``: a reply that answers first and whose first sentence states one value
-       ("There are two sequences with negative scores. …").
+    3. ``first_sentence``: a reply that answers first: the number after its first sentence's
+       copula ("The age gap between the two people is 10 years." → 10).
     A refusal ("I cannot determine …"), a range or ratio where one value is asked ("1 to 7",
     "three out of four", "1:2"), or several numbers with no sentence that commits to one: None.
     """
@@ -82,10 +91,8 @@ def stated_number(visible: str) -> tuple[str, str] | None:
             if _RANGE_RE.search(digits_for_words(sentence)):
                 return None
             return (_copula_number(sentence) or _values(sentence)[-1]), "conclusion"
-    first = _values(parts[0]) if parts else []
-    if first and len({float(v) for v in first}) == 1 and not _RANGE_RE.search(digits_for_words(parts[0])):
-        return first[-1], "first_sentence"
-    return None
+    first = _copula_number(parts[0]) if parts and not _RANGE_RE.search(digits_for_words(parts[0])) else None
+    return (first, "first_sentence") if first is not None else None
 
 
 #: Two numbers read as one range, ratio or fraction: "1 to 7", "13-18", "1:2", "3 out of 4", "3/4".
@@ -163,8 +170,8 @@ def _spans(pattern: str, text: str) -> list[tuple[int, int]]:
 
 
 def _plain(text: str) -> str:
-    """Lower case without TeX grouping braces, so "2√{3}" names the same thing as "2√3"."""
-    return text.replace("{", "").replace("}", "").lower()
+    """Lower case without TeX grouping braces or hyphens: "2√{3}" is "2√3", "PDE-Refiner" is "PDE Refiner"."""
+    return text.replace("{", "").replace("}", "").replace("-", " ").lower()
 
 
 def _option_pattern(option: str) -> str | None:
@@ -232,7 +239,29 @@ def read_choice(response: str, options: Mapping[str, str], *, yes_no: bool = Tru
         if letter is not None:
             return Parsed(letter, "yes_no")
     letter = named_option(visible, options)
-    return Parsed(letter, "option_text" if letter else "none")
+    if letter is not None:
+        return Parsed(letter, "option_text")
+    letter = valued_option(visible, options)
+    return Parsed(letter, "option_value" if letter else "none")
+
+
+_OPTION_VALUE_RE = re.compile(r"\s*([-−]?\d+(?:\.\d+)?)\s*(?:°|%|度|米|cm|m|km|kg|g|s|ml|l)?\s*", re.I)
+
+
+def valued_option(visible: str, options: Mapping[str, str]) -> str | None:
+    """When every option is a number (with at most a unit), the option equal to the number the reply
+    states (:func:`stated_number`): "x = 130.0" chooses "130°". None when no option or several match."""
+    values: dict[str, float] = {}
+    for letter, option in options.items():
+        m = _OPTION_VALUE_RE.fullmatch(option)
+        if m is None:
+            return None
+        values[letter] = float(m.group(1).replace("−", "-"))
+    stated = stated_number(visible)
+    if stated is None:
+        return None
+    matches = [letter for letter, value in values.items() if value == float(stated[0])]
+    return matches[0] if len(matches) == 1 else None
 
 
 def read_number(response: str) -> Parsed:
