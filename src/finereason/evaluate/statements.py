@@ -220,29 +220,47 @@ def _named(text: str, options: Mapping[str, str]) -> list[str]:
 
 
 # ---------------------------------------------------------------------------------- cascades
-def read_choice(response: str, options: Mapping[str, str], *, yes_no: bool = True) -> Parsed:
+#: The prose rules by name; a benchmark (or bench/agreement.py's leave-one-model-out) may switch some off.
+PROSE_RULES = frozenset({"cued_letter", "yes_no", "option_text", "stated_number"})
+
+
+def read_choice(response: str, options: Mapping[str, str], *, rules: frozenset[str] = PROSE_RULES) -> Parsed:
     """The option a reply chooses: an explicit answer first, then the prose rules above, in order.
 
-    ``cued_letter`` (one letter cued), ``yes_no`` (a statement for a yes/no choice; MathVista's
-    extractor reads them so, ``yes_no=False`` where a benchmark does not), ``option_text`` (one option
-    named). A reply that cues letters but no single valid one stops the cascade: ``ambiguous_letters``.
+    ``cued_letter`` (one letter cued), ``yes_no`` (a statement for a yes/no choice, as MathVista's
+    extractor reads it), ``option_text`` (one option named, or for numeric options the one equal to
+    the stated number). A reply that cues letters but no single valid one stops the cascade
+    (``ambiguous_letters``): it named letters, just not a usable one.
     """
     parsed = parse_choice(response, options)
     if parsed.value is not None or parsed.method == "unclosed_think":
         return parsed
     visible = visible_text(response) or ""
-    letter, cued = cued_choice(visible, options)
-    if cued:
-        return Parsed(letter, "cued_letter" if letter else "ambiguous_letters")
-    if yes_no:
+    if "cued_letter" in rules:
+        letter, cued = cued_choice(visible, options)
+        if cued:
+            return Parsed(letter, "cued_letter" if letter else "ambiguous_letters")
+    if "yes_no" in rules:
         letter = yes_no_choice(visible, options)
         if letter is not None:
             return Parsed(letter, "yes_no")
-    letter = named_option(visible, options)
-    if letter is not None:
-        return Parsed(letter, "option_text")
-    letter = valued_option(visible, options)
-    return Parsed(letter, "option_value" if letter else "none")
+    if "option_text" in rules:
+        letter = named_option(visible, options)
+        if letter is not None:
+            return Parsed(letter, "option_text")
+        letter = valued_option(visible, options)
+        if letter is not None:
+            return Parsed(letter, "option_value")
+    return Parsed(None, "none")
+
+
+def read_number(response: str, *, rules: frozenset[str] = PROSE_RULES) -> Parsed:
+    """The numeric answer: an explicit answer or a bare number first, then :func:`stated_number`."""
+    parsed = parse_number(response)
+    if parsed.value is not None or parsed.method == "unclosed_think" or "stated_number" not in rules:
+        return parsed
+    stated = stated_number(visible_text(response) or "")
+    return Parsed(*stated) if stated else parsed
 
 
 _OPTION_VALUE_RE = re.compile(r"\s*([-−]?\d+(?:\.\d+)?)\s*(?:°|%|度|米|cm|m|km|kg|g|s|ml|l)?\s*", re.I)
@@ -262,12 +280,3 @@ def valued_option(visible: str, options: Mapping[str, str]) -> str | None:
         return None
     matches = [letter for letter, value in values.items() if value == float(stated[0])]
     return matches[0] if len(matches) == 1 else None
-
-
-def read_number(response: str) -> Parsed:
-    """The numeric answer: an explicit answer or a bare number first, then :func:`stated_number`."""
-    parsed = parse_number(response)
-    if parsed.value is not None or parsed.method == "unclosed_think":
-        return parsed
-    stated = stated_number(visible_text(response) or "")
-    return Parsed(*stated) if stated else parsed

@@ -21,7 +21,7 @@ from typing import Any
 from finereason.evaluate.benchmarks.base import Benchmark, Score, failed_item, image_ref, read_table, require_columns
 from finereason.evaluate.items import BenchmarkError, EvalItem, ImageRef, ItemError, format_options, option_letters
 from finereason.evaluate.parsing import numbers_in, visible_text
-from finereason.evaluate.statements import read_choice, read_number
+from finereason.evaluate.statements import PROSE_RULES, read_choice, read_number
 from finereason.verify.extract import extract_answer
 
 _ANSWER_TYPES = ("text", "integer", "float", "list")
@@ -41,6 +41,10 @@ class MathVista(Benchmark):
     id_fields = ("pid", "id")
     macro_over = "category"
     category_order = TASKS
+
+    def __init__(self, prose_rules: frozenset[str] = PROSE_RULES) -> None:
+        #: Which rules of :mod:`finereason.evaluate.statements` read prose replies (all, by default).
+        self.prose_rules = prose_rules
 
     def load(self, path: Path) -> list[EvalItem]:
         if path.is_dir():
@@ -155,7 +159,7 @@ class MathVista(Benchmark):
 
     def score(self, item: EvalItem, response: str) -> Score:
         if item.options:
-            parsed = read_choice(response, item.options)
+            parsed = read_choice(response, item.options, rules=self.prose_rules)
             if parsed.value is None:
                 return Score("unparsed", "none", None, parsed.method, "names no single choice")
             chosen = item.options[parsed.value]
@@ -171,7 +175,7 @@ class MathVista(Benchmark):
                 return Score("unparsed", "none", None, "unclosed_think" if visible is None else "none")
             ok = found.text.strip().lower() == item.answer.strip().lower()
             return Score("correct" if ok else "incorrect", "exact", found.text, found.method)
-        parsed = read_number(response)
+        parsed = read_number(response, rules=self.prose_rules)
         if parsed.value is None:
             return Score("unparsed", "none", None, parsed.method, "no number found")
         pred = float(parsed.value)
