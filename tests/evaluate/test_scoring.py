@@ -65,7 +65,7 @@ def test_mathvista_answer_types_and_precision(tmp_path):
         "1": "green", "2": "There are 4 objects.", "3": "Answer: 1.26", "4": "Answer: 2 and 3"}, name="again")
     assert {k: v["verdict"] for k, v in lines.items()} == {
         "1": "correct",  # the exact text of a choice
-        "2": "unparsed",  # no answer marker and not a bare number: not guessed
+        "2": "correct",  # a number stated in a sentence is the answer (MathVista's extractor reads it so)
         "3": "incorrect",  # 1.26 rounds to 1.3 at precision 1
         "4": "correct",
     }

@@ -116,7 +116,7 @@ _LETTER_CUES = (
     r"(?:^|\s)([A-Z])\)",                                                  # C) Serrulate
     r"\b(?:option|choice|letter|answer)(?:\s+letter)?(?:\s+is|:)?\s+\(?([A-Z])\b(?![\w'])",  # option letter is C
     r"\b(?:option|choice|answer)\b[^.\n]*?\bis\s+[\"'“]?\(?([A-Z])\)?(?=[\"'”]?\s*(?:[.,;:]|$))",  # answer … is "C."
-    r"(?:选项|选择|答案是?|答案为|选)\s*[:：为是]?\s*[（(]?([A-Z])\b",          # 选项A, 答案为(C)
+    r"(?:选项|选择|答案是?|答案为|选)\s*[:：为是]?\s*[（(]?([A-Z])(?![A-Za-z])",          # 选项A, 答案为(C)
 )
 _LETTER_CUE_RE = re.compile("|".join(_LETTER_CUES))
 
