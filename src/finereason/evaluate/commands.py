@@ -130,6 +130,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--suppress-words", metavar="W,W", help="words to suppress while thinking, or 'nowait'")
     p.add_argument("--no-image", action="store_true", help="answer from the question alone")
     p.add_argument("--responses", type=Path, metavar="FILE", help="score recorded responses; no model is loaded")
+    p.add_argument("--extractor", metavar="SPEC",
+                   help="an LLM that reads the answer from replies the rules leave unparsed, with MathVista's "
+                        "published few-shot extraction prompt (journaled); without it they stay 'unparsed'")
     p.add_argument("--limit", type=int, metavar="N", help="first N items only")
     p.add_argument("--seed", type=int, default=0, help="sampling and bootstrap seed (default 0)")
     p.add_argument("--decoding", action="append", default=[], metavar="MODULE.KEY=VALUE",
@@ -188,6 +191,7 @@ def run(args: argparse.Namespace) -> int:
             no_image=args.no_image, responses=args.responses, limit=args.limit, seed=args.seed,
             decoding=parse_decoding(args.decoding), instructions_file=args.instructions_file,
             descriptions_file=args.descriptions_file, concurrency=args.concurrency, n_boot=args.bootstrap,
+            extractor=args.extractor,
         )
         if args.overwrite and args.out.exists():
             shutil.rmtree(args.out)

@@ -58,6 +58,8 @@ class EvalConfig:
     concurrency: int | None = None
     n_boot: int = 1000
     label: str | None = None
+    #: An LLM that reads the answers the rules leave unparsed (MathVista's extraction prompt).
+    extractor: str | None = None
 
     def __post_init__(self) -> None:
         self.data, self.out = Path(self.data), Path(self.out)

@@ -28,6 +28,12 @@ def score_records(bench: Benchmark, items: list[EvalItem], records: dict[str, di
             todo.append(item)
     for item, score in zip(todo, bench.score_many(todo, [records[i.id]["response"] for i in todo]), strict=True):
         scores[item.id] = score
+    # --extractor: an LLM's reading of a reply the rules left unparsed, scored by the same rule.
+    extracted = [i for i in todo if scores[i.id].verdict == "unparsed" and records[i.id].get("extraction")]
+    for item, score in zip(extracted, bench.score_many(extracted, [records[i.id]["extraction"] for i in extracted]),
+                           strict=True):
+        if score.verdict != "unparsed":
+            scores[item.id] = Score(score.verdict, score.verdict_by, score.pred, "extractor", score.detail)
     return scores
 
 
