@@ -111,3 +111,35 @@ def test_no_guess_on_an_empty_reply():
     # instruct_blip2 7: the official scorer snaps "" to the closest choice; here it stays unparsed
     assert read_choice("", {"A": "half", "B": "quarter"}).value is None
     assert read_number("").value is None
+
+
+def test_number_the_statement_lands_on():
+    # llavar 642 and 316: a condition's numbers come first, the statement's value last
+    assert stated_number("If AB = 8 and OB = 10, the diameter of the circle is 12.") == ("12", "first_sentence")
+    assert stated_number("Since the given angles are AOB = 100.0 and BAC = 80.0, we can deduce that the degree "
+                         "of angle AAC is 50.0.") == ("50.0", "first_sentence")
+    # llama_adapter_v2 777: a worked sum lands on its result
+    assert valued_option("The perimeter of $LMPQ$ is 10 + 10 + 10 + 10 = 40.",
+                         {"A": "10", "B": "40", "C": "70", "D": "140"}) == "B"
+
+
+def test_final_value_line_and_function_arguments():
+    # chatgpt 435: "Final value: 2" closes a worked reply whose "Therefore" sentence ends on "1"
+    reply = ("Simplifying further, we get:\nn > 1\n\nTherefore, the number of years is greater than 1.\n\n"
+             "Final value: 2")
+    assert stated_number(reply) == ("2", "conclusion")
+    # chatgpt 942: "f(0)" is notation; the reply states no value
+    assert stated_number("To determine the value of f(0), we need to know the definition of the function f. "
+                         "Therefore, the answer is undefined.") is None
+
+
+def test_option_text_plural_and_answer_sentence():
+    # llavar 732 and 826: "grasshoppers" names "Grasshopper", "superior lobe" names "Superior lobes"
+    assert named_option("If there was a shortage of plants, grasshoppers would be most affected.",
+                        {"A": "Grasshopper", "B": "Snake", "C": "Mouse", "D": "Hawk"}) == "A"
+    assert named_option("The largest part of the lung is the superior lobe.",
+                        {"A": "Inferior lobes", "B": "Cardiac notch", "C": "Superior lobes", "D": "Middle lobe"}) == "C"
+    # llama_adapter_v2 140: the answer sentence decides though the explanation names the other options
+    assert named_option('The correct answer is "soup." Soup typically contains very few carbs, if any, compared '
+                        'to other foods like sandwiches, buns, or water.',
+                        {"A": "soup", "B": "water", "C": "sandwich", "D": "buns"}) == "A"

@@ -30,7 +30,7 @@ NUMBER_WORDS: dict[str, int] = {**{w: i for i, w in enumerate(_UNITS)}, **_TENS}
 _NUMBER_WORD_RE = re.compile(r"\b(" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")\b", re.I)
 #: A sentence that announces its conclusion (the last such sentence of a worked reply holds the answer).
 _CONCLUSION_RE = re.compile(
-    r"\b(?:therefore|thus|hence|so|in total|in conclusion|finally|final answer|the answer|the result)\b"
+    r"\b(?:therefore|thus|hence|so|in total|in conclusion|finally|final (?:answer|value|result)|the answer|the result)\b"
     r"|所以|因此|综上|答案", re.I)
 #: A number right after a copula: the value the sentence asserts ("… is 400 ml", "there are 3 …").
 _COPULA_NUMBER_RE = re.compile(
@@ -49,18 +49,30 @@ def sentences(text: str) -> list[str]:
     return [s.strip() for s in _SENTENCE_RE.split(text) if s.strip()]
 
 
+#: A function's argument ("f(0)", "p(1)"): notation, not a value the reply states.
+_ARGUMENT_RE = re.compile(r"(?<=[A-Za-z])\([^()]*\)")
+
+
 def _values(text: str) -> list[str]:
-    return numbers_in(digits_for_words(text).replace("$", ""))
+    return numbers_in(_ARGUMENT_RE.sub(" ", digits_for_words(text)).replace("$", ""))
+
+
+#: Where a sentence's main statement ends and its justification begins ("…is 2, as there are …").
+_JUSTIFICATION_RE = re.compile(r",?\s+\b(?:as|because|since|which|with|where|while)\b\s", re.I)
 
 
 def _copula_number(sentence: str) -> str | None:
-    """The number right after the sentence's first copula; None when the clause goes on to add
-    another count ("There are 4 cars and 1 bus": the asked total is not written)."""
+    """The value the sentence's statement lands on: the number after the last copula before any
+    justification ("If AB = 8 and OB = 10, the diameter is 12" → 12; "is 2, as there are 5 …" → 2).
+    None when that clause goes on to add another count ("There are 4 cars and 1 bus": the asked
+    total is not written)."""
     text = digits_for_words(sentence)
-    m = _COPULA_NUMBER_RE.search(text)
-    if m is None:
+    matches = list(_COPULA_NUMBER_RE.finditer(text))
+    if not matches:
         return None
-    clause = text[m.end():].split(",")[0]
+    cut = next((j.start() for j in _JUSTIFICATION_RE.finditer(text) if j.start() > matches[0].end()), len(text))
+    m = [m for m in matches if m.start() < cut][-1]
+    clause = text[m.end():cut].split(",")[0]
     if re.search(r"\band\s+\d", clause):
         return None
     found = numbers_in(m.group(1).replace("$", ""))
@@ -72,9 +84,9 @@ def stated_number(visible: str) -> tuple[str, str] | None:
 
     1. ``stated``: every number in the reply has the same value ("The final value is 2.").
     2. ``conclusion``: the last sentence that announces a conclusion ("Therefore, …", "所以 …"):
-       the number after its copula, else its last number ("So x = 20 - 15 = 5" → 5).
-    3. ``first_sentence``: a reply that answers first: the number after its first sentence's
-       copula ("The age gap between the two people is 10 years." → 10).
+       the number it lands on, else its last number ("So x = 20 - 15 = 5" → 5).
+    3. ``first_sentence``: a reply that answers first: the number its first sentence lands on
+       ("The age gap between the two people is 10 years." → 10).
     A refusal ("I cannot determine …"), a range or ratio where one value is asked ("1 to 7",
     "three out of four", "1:2"), or several numbers with no sentence that commits to one: None.
     """
@@ -115,7 +127,8 @@ _LETTER_CUES = (
     r"\(([A-Z])\)",                                                        # (C)
     r"(?:^|\s)([A-Z])\)",                                                  # C) Serrulate
     r"\b(?:option|choice|letter|answer)(?:\s+letter)?(?:\s+is|:)?\s+\(?([A-Z])\b(?![\w'])",  # option letter is C
-    r"\b(?:option|choice|answer)\b[^.\n]*?\bis\s+[\"'“]?\(?([A-Z])\)?(?=[\"'”]?\s*(?:[.,;:]|$))",  # answer … is "C."
+    r"\b(?:option|choice|answer)\b[^.\n]*?\b(?:is|would be|should be|must be)\s+[\"'“]?\(?([A-Z])\)?"
+    r"(?=[\"'”]?\s*(?:[.,;:]|$))",  # answer … is "C.", the option letter would be D.
     r"(?:选项|选择|答案是?|答案为|选)\s*[:：为是]?\s*[（(]?([A-Z])(?![A-Za-z])",          # 选项A, 答案为(C)
 )
 _LETTER_CUE_RE = re.compile("|".join(_LETTER_CUES))
@@ -169,9 +182,14 @@ def _spans(pattern: str, text: str) -> list[tuple[int, int]]:
     return [m.span() for m in re.finditer(pattern, text)]
 
 
+_PLURAL_RE = re.compile(r"\b([a-z]{3,})s\b(?<!ss)")
+
+
 def _plain(text: str) -> str:
-    """Lower case without TeX grouping braces or hyphens: "2√{3}" is "2√3", "PDE-Refiner" is "PDE Refiner"."""
-    return text.replace("{", "").replace("}", "").replace("-", " ").lower()
+    """Lower case without TeX grouping braces or hyphens, plurals folded: "2√{3}" is "2√3",
+    "PDE-Refiner" is "PDE Refiner", "grasshoppers" names "Grasshopper", "Superior lobes" is "superior lobe"."""
+    text = text.replace("{", "").replace("}", "").replace("-", " ").lower()
+    return _PLURAL_RE.sub(r"\1", text)
 
 
 def _option_pattern(option: str) -> str | None:
@@ -188,11 +206,16 @@ def named_option(visible: str, options: Mapping[str, str]) -> str | None:
 
     An option counts when its text occurs as whole words ("6" does not occur in "16" or "6.5");
     an occurrence inside another named option's occurrence does not count ("increase" inside "would
-    increase"). Several named: the reply's last sentence that names any decides, when it names one
+    increase"). A sentence "the answer is …" that names one decides ('The correct answer is "soup."').
+    Several named: the reply's last sentence that names any decides, when it names one
     ("… CD is 2. Therefore, the value is 2√3." → 2√3). A refusal names nothing.
     """
     if is_refusal(visible):
         return None
+    for m in _ANSWER_TAIL_RE.finditer(visible):
+        in_answer = _named(_plain(m.group(1)), options)
+        if len(in_answer) == 1:
+            return in_answer[0]
     named = _named(_plain(visible), options)
     if len(named) > 1:
         for sentence in reversed(sentences(_plain(visible))):
@@ -201,6 +224,9 @@ def named_option(visible: str, options: Mapping[str, str]) -> str | None:
                 named = in_sentence
                 break
     return named[0] if len(named) == 1 else None
+
+
+_ANSWER_TAIL_RE = re.compile(r"\b(?:answer|option|choice)\b[^.\n]*?\b(?:is|would be|:)\s+([^\n]*?)(?:[.!?][\"'”]?(?:\s|$)|$)", re.I)
 
 
 def _named(text: str, options: Mapping[str, str]) -> list[str]:
