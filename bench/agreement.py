@@ -17,7 +17,12 @@ Two out-of-sample readings, both printed:
   was written by hand on the dev models, so for dev models this is still not a fully clean estimate.
 
 An item the official file has no verdict for counts as officially not correct (the official
-scorer counts only ``true_false`` items that are true). Nothing is timed.
+scorer counts only ``true_false`` items that are true). Two kinds of official "correct" cannot be
+reached from the recorded reply without guessing, and are counted in the ``ungrounded`` column:
+an empty reply, and an extraction that is neither an option letter nor an option's text, which the
+official scorer snaps to the closest option by edit distance ("N/A" → the shortest choice). The
+``grounded`` column is the official accuracy without them, and ``gap*`` ours minus that.
+Nothing is timed.
 
     PYTHONPATH=src python bench/agreement.py [--dir DIR] [--holdout gpt4,mplugowl_7b_ft]
 """
@@ -27,6 +32,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +54,8 @@ class ModelRun:
     responses: list[str]
     official: list[bool]
     official_accuracy: float
+    #: Official "correct" verdicts with no basis in the reply (empty reply, or an edit-distance snap).
+    ungrounded: int = 0
 
 
 @dataclass
@@ -58,6 +66,7 @@ class Row:
     ours_correct: int
     unparsed: int
     official_accuracy: float
+    ungrounded: int = 0
 
     @property
     def agreement(self) -> float:
@@ -67,6 +76,23 @@ class Row:
     def accuracy(self) -> float:
         return 100 * self.ours_correct / self.n
 
+    @property
+    def grounded_accuracy(self) -> float:
+        return self.official_accuracy - 100 * self.ungrounded / self.n
+
+
+def snapped(record: dict) -> bool:
+    """The official extraction names no option (neither "(X)", a letter, nor a choice's text), so
+    MathVista's ``normalize_extracted_answer`` replaced it by the most similar choice."""
+    if record.get("question_type") != "multi_choice" or not isinstance(record.get("choices"), list):
+        return False
+    extraction = str(record.get("extraction") or "").strip()
+    bracketed = re.findall(r"\(([a-zA-Z])\)", extraction)
+    if bracketed:
+        extraction = bracketed[0].upper()
+    letters = [chr(ord("A") + i) for i in range(len(record["choices"]))]
+    return extraction not in letters and extraction not in record["choices"]
+
 
 def load_runs(folder: Path) -> list[ModelRun]:
     runs = []
@@ -75,10 +101,11 @@ def load_runs(folder: Path) -> list[ModelRun]:
         outputs = json.loads(path.read_text(encoding="utf-8"))
         table = json.loads((folder / f"scores_{name}.json").read_text(encoding="utf-8"))
         ids = sorted(outputs, key=lambda k: int(k) if k.isdigit() else k)
-        runs.append(ModelRun(
-            name, ids, [outputs[i].get("response") or "" for i in ids],
-            [bool(outputs[i].get("true_false")) for i in ids], float(table["average"]["accuracy"]),
-        ))
+        official = [bool(outputs[i].get("true_false")) for i in ids]
+        ungrounded = sum(ok and (not (outputs[i].get("response") or "").strip() or snapped(outputs[i]))
+                         for i, ok in zip(ids, official, strict=True))
+        runs.append(ModelRun(name, ids, [outputs[i].get("response") or "" for i in ids], official,
+                             float(table["average"]["accuracy"]), ungrounded))
     return runs
 
 
@@ -86,21 +113,24 @@ def score(run: ModelRun, items: dict[str, EvalItem], rules: frozenset[str]) -> R
     verdicts = [s.verdict for s in MathVista(rules).score_many([items[i] for i in run.ids], run.responses)]
     agree = sum((v == "correct") == o for v, o in zip(verdicts, run.official, strict=True))
     return Row(run.name, len(verdicts), agree, verdicts.count("correct"), verdicts.count("unparsed"),
-               run.official_accuracy)
+               run.official_accuracy, run.ungrounded)
 
 
 def pooled(name: str, rows: list[Row]) -> Row:
     n = sum(r.n for r in rows)
     return Row(name, n, sum(r.agree for r in rows), sum(r.ours_correct for r in rows),
-               sum(r.unparsed for r in rows), sum(r.official_accuracy * r.n for r in rows) / n)
+               sum(r.unparsed for r in rows), sum(r.official_accuracy * r.n for r in rows) / n,
+               sum(r.ungrounded for r in rows))
 
 
 def print_table(title: str, rows: list[tuple[str, Row]]) -> None:
     print(f"\n{title}")
-    print(f"  {'model':28s} {'set':22s} {'n':>5s} {'agree':>7s} {'ours':>6s} {'official':>8s} {'gap':>6s} {'unparsed':>8s}")
+    print(f"  {'model':26s} {'set':23s} {'n':>5s} {'agree':>7s} {'ours':>6s} {'official':>8s} {'gap':>6s} "
+          f"{'unparsed':>8s} {'ungrounded':>10s} {'grounded':>8s} {'gap*':>6s}")
     for label, r in rows:
-        print(f"  {r.name:28s} {label:22s} {r.n:5d} {100 * r.agreement:6.1f}% {r.accuracy:6.1f} "
-              f"{r.official_accuracy:8.1f} {r.accuracy - r.official_accuracy:+6.1f} {100 * r.unparsed / r.n:7.1f}%")
+        print(f"  {r.name:26s} {label:23s} {r.n:5d} {100 * r.agreement:6.1f}% {r.accuracy:6.1f} "
+              f"{r.official_accuracy:8.1f} {r.accuracy - r.official_accuracy:+6.1f} {100 * r.unparsed / r.n:7.1f}% "
+              f"{r.ungrounded:10d} {r.grounded_accuracy:8.1f} {r.accuracy - r.grounded_accuracy:+6.1f}")
 
 
 def rule_subsets() -> list[frozenset[str]]:
@@ -117,7 +147,7 @@ def leave_one_model_out(runs: list[ModelRun], items: dict[str, EvalItem]) -> lis
         others = [r.name for r in runs if r.name != run.name]
         best = max(subsets, key=lambda s: (sum(table[o, s].agree for o in others), len(s)))
         label = "+".join(sorted(best)) if best != PROSE_RULES else "all rules"
-        out.append((label[:22], table[run.name, best]))
+        out.append((label[:23], table[run.name, best]))
     return out
 
 
