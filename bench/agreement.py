@@ -21,7 +21,8 @@ scorer counts only ``true_false`` items that are true). Two kinds of official "c
 reached from the recorded reply without guessing, and are counted in the ``ungrounded`` column:
 an empty reply, and an extraction that is neither an option letter nor an option's text, which the
 official scorer snaps to the closest option by edit distance ("N/A" → the shortest choice). The
-``grounded`` column is the official accuracy without them, and ``gap*`` ours minus that.
+``grounded`` column is the official accuracy without them, ``gap*`` ours minus that, and ``agree*``
+the agreement with the official verdicts when those are read as not correct.
 Nothing is timed.
 
     PYTHONPATH=src python bench/agreement.py [--dir DIR] [--holdout gpt4,mplugowl_7b_ft]
@@ -54,8 +55,13 @@ class ModelRun:
     responses: list[str]
     official: list[bool]
     official_accuracy: float
-    #: Official "correct" verdicts with no basis in the reply (empty reply, or an edit-distance snap).
-    ungrounded: int = 0
+    #: The official verdicts with those that have no basis in the reply (empty reply, or an
+    #: edit-distance snap) read as not correct.
+    grounded: list[bool]
+
+    @property
+    def ungrounded(self) -> int:
+        return sum(self.official) - sum(self.grounded)
 
 
 @dataclass
@@ -66,7 +72,8 @@ class Row:
     ours_correct: int
     unparsed: int
     official_accuracy: float
-    ungrounded: int = 0
+    ungrounded: int
+    agree_grounded: int
 
     @property
     def agreement(self) -> float:
@@ -75,6 +82,10 @@ class Row:
     @property
     def accuracy(self) -> float:
         return 100 * self.ours_correct / self.n
+
+    @property
+    def agreement_grounded(self) -> float:
+        return self.agree_grounded / self.n
 
     @property
     def grounded_accuracy(self) -> float:
@@ -102,35 +113,37 @@ def load_runs(folder: Path) -> list[ModelRun]:
         table = json.loads((folder / f"scores_{name}.json").read_text(encoding="utf-8"))
         ids = sorted(outputs, key=lambda k: int(k) if k.isdigit() else k)
         official = [bool(outputs[i].get("true_false")) for i in ids]
-        ungrounded = sum(ok and (not (outputs[i].get("response") or "").strip() or snapped(outputs[i]))
-                         for i, ok in zip(ids, official, strict=True))
+        grounded = [ok and bool((outputs[i].get("response") or "").strip()) and not snapped(outputs[i])
+                    for i, ok in zip(ids, official, strict=True)]
         runs.append(ModelRun(name, ids, [outputs[i].get("response") or "" for i in ids], official,
-                             float(table["average"]["accuracy"]), ungrounded))
+                             float(table["average"]["accuracy"]), grounded))
     return runs
 
 
 def score(run: ModelRun, items: dict[str, EvalItem], rules: frozenset[str]) -> Row:
     verdicts = [s.verdict for s in MathVista(rules).score_many([items[i] for i in run.ids], run.responses)]
     agree = sum((v == "correct") == o for v, o in zip(verdicts, run.official, strict=True))
+    agree_grounded = sum((v == "correct") == o for v, o in zip(verdicts, run.grounded, strict=True))
     return Row(run.name, len(verdicts), agree, verdicts.count("correct"), verdicts.count("unparsed"),
-               run.official_accuracy, run.ungrounded)
+               run.official_accuracy, run.ungrounded, agree_grounded)
 
 
 def pooled(name: str, rows: list[Row]) -> Row:
     n = sum(r.n for r in rows)
     return Row(name, n, sum(r.agree for r in rows), sum(r.ours_correct for r in rows),
                sum(r.unparsed for r in rows), sum(r.official_accuracy * r.n for r in rows) / n,
-               sum(r.ungrounded for r in rows))
+               sum(r.ungrounded for r in rows), sum(r.agree_grounded for r in rows))
 
 
 def print_table(title: str, rows: list[tuple[str, Row]]) -> None:
     print(f"\n{title}")
     print(f"  {'model':26s} {'set':23s} {'n':>5s} {'agree':>7s} {'ours':>6s} {'official':>8s} {'gap':>6s} "
-          f"{'unparsed':>8s} {'ungrounded':>10s} {'grounded':>8s} {'gap*':>6s}")
+          f"{'unparsed':>8s} {'ungrounded':>10s} {'grounded':>8s} {'gap*':>6s} {'agree*':>7s}")
     for label, r in rows:
         print(f"  {r.name:26s} {label:23s} {r.n:5d} {100 * r.agreement:6.1f}% {r.accuracy:6.1f} "
               f"{r.official_accuracy:8.1f} {r.accuracy - r.official_accuracy:+6.1f} {100 * r.unparsed / r.n:7.1f}% "
-              f"{r.ungrounded:10d} {r.grounded_accuracy:8.1f} {r.accuracy - r.grounded_accuracy:+6.1f}")
+              f"{r.ungrounded:10d} {r.grounded_accuracy:8.1f} {r.accuracy - r.grounded_accuracy:+6.1f} "
+              f"{100 * r.agreement_grounded:6.1f}%")
 
 
 def rule_subsets() -> list[frozenset[str]]:
