@@ -143,3 +143,18 @@ def test_option_text_plural_and_answer_sentence():
     assert named_option('The correct answer is "soup." Soup typically contains very few carbs, if any, compared '
                         'to other foods like sandwiches, buns, or water.',
                         {"A": "soup", "B": "water", "C": "sandwich", "D": "buns"}) == "A"
+
+
+def test_mmstar_reads_as_vlmevalkit_exact_matching():
+    """MMStar: a cued letter or one named option counts (VLMEvalKit's can_infer_option / can_infer_text);
+    a yes/no statement is not read (no such rule in VLMEvalKit); nothing is guessed."""
+    from finereason.evaluate.benchmarks.mmstar import BENCHMARK as MMSTAR
+    from finereason.evaluate.items import EvalItem
+
+    item = EvalItem(id="1", question="Which month is the wettest?", answer="C",
+                    options={"A": "August", "B": "April", "C": "May"})
+    assert MMSTAR.score(item, "The correct option letter is C.").verdict == "correct"  # llavar 160's wording
+    assert MMSTAR.score(item, "The wettest month on average in Christchurch is May.").pred == "C"  # llavar 43
+    assert MMSTAR.score(item, "(E) June").verdict == "unparsed"  # instruct_blip2 43: E is no option
+    yes_no = EvalItem(id="2", question="Is Periwinkle the maximum?", answer="B", options={"A": "yes", "B": "no"})
+    assert MMSTAR.score(yes_no, "Periwinkle is not the maximum.").verdict == "unparsed"

@@ -47,6 +47,8 @@ Evaluate a model on a benchmark read from its published files (no hub access at 
   --no-image      the answering model gets the question alone (visual-reliance baseline)
   --responses F   no model: score recorded responses (JSON/JSONL keyed by the benchmark's id,
                   MathVista/MMMU output files, lmms-eval --log_samples, our items.jsonl)
+  --extractor S   replies no rule can read go to an LLM with MathVista's few-shot extraction
+                  prompt (journaled); without it they stay "unparsed", their rate reported
 
 Benchmarks:
 {benchmarks}

@@ -7,9 +7,11 @@ and as the Hugging Face parquet (same fields plus ``decoded_image``).
 
 Scoring follows MathVista's ``calculate_score.py``: a chosen letter becomes its choice text and
 must equal the answer; integers compare as integers; floats after rounding to ``precision``
-decimals; lists element-wise. Two deliberate departures, both to stop guessing: a reply naming no
-choice is *unparsed* (the official scorer snaps it to the closest choice by edit distance), and
-free-form answers are read from an answer marker rather than by a GPT extractor.
+decimals; lists element-wise. Replies are read with the official GPT-4 extractor's leniency, as
+rules that abstain (:mod:`finereason.evaluate.statements`): a number stated in a sentence, a yes/no
+statement for a yes/no choice, an option named by its text or cued by its letter. What they cannot
+read is *unparsed*, or goes to ``--extractor`` (an LLM with MathVista's own extraction prompt);
+it is never snapped to the closest choice by edit distance as the official scorer does.
 """
 
 from __future__ import annotations
