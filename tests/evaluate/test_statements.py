@@ -158,3 +158,25 @@ def test_mmstar_reads_as_vlmevalkit_exact_matching():
     assert MMSTAR.score(item, "(E) June").verdict == "unparsed"  # instruct_blip2 43: E is no option
     yes_no = EvalItem(id="2", question="Is Periwinkle the maximum?", answer="B", options={"A": "yes", "B": "no"})
     assert MMSTAR.score(yes_no, "Periwinkle is not the maximum.").verdict == "unparsed"
+
+
+def test_bad_replies_get_a_verdict_and_the_run_goes_on():
+    """A 10 MB reply is not read (``too_long``); braces 10,000 deep and a cue word repeated without
+    end are read to a verdict (the cue spans are bounded, so no pattern runs away)."""
+    from finereason.evaluate.benchmarks.mathvista import BENCHMARK as MATHVISTA
+    from finereason.evaluate.benchmarks.mmmu import BENCHMARK as MMMU
+    from finereason.evaluate.items import EvalItem
+
+    choice = EvalItem(id="1", question="q", answer="5", options={"A": "3", "B": "5"})
+    number = EvalItem(id="2", question="q", answer="5", question_type="open", answer_type="integer")
+    huge = "1 " * 5_000_000
+    for item in (choice, number):
+        score = MATHVISTA.score(item, huge)
+        assert (score.verdict, score.method) == ("unparsed", "too_long") and "characters" in score.detail
+    assert MMMU.score(EvalItem(id="validation_Math_1", question="q", answer="5", question_type="open"),
+                      huge).method == "too_long"
+    nested = "{" * 10_000 + "5" + "}" * 10_000
+    assert MATHVISTA.score(number, nested).verdict in ("correct", "unparsed")
+    spam = "the answer " * 9_000
+    assert MATHVISTA.score(choice, spam).verdict == "unparsed"
+    assert read_choice(spam, YES_NO).value is None  # a 9,000-word run-on is no claim: not an affirmation

@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from finereason.evaluate.parsing import Parsed, numbers_in, parse_choice, parse_number, visible_text
+from finereason.evaluate.parsing import TERMINAL_METHODS, Parsed, numbers_in, parse_choice, parse_number, visible_text
 
 # ---------------------------------------------------------------------------------- numbers
 _UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
@@ -123,11 +123,14 @@ def is_refusal(visible: str) -> bool:
 
 
 # ---------------------------------------------------------------------------------- choices
+# Spans between a cue word and its letter or answer are bounded (200/300 characters): unbounded
+# lazy spans make "answer answer answer …" quadratic, and no real cue is that far from its answer.
+
 _LETTER_CUES = (
     r"\(([A-Z])\)",                                                        # (C)
     r"(?:^|\s)([A-Z])\)",                                                  # C) Serrulate
     r"\b(?:option|choice|letter|answer)(?:\s+letter)?(?:\s+is|:)?\s+\(?([A-Z])\b(?![\w'])",  # option letter is C
-    r"\b(?:option|choice|answer)\b[^.\n]*?\b(?:is|would be|should be|must be)\s+[\"'“]?\(?([A-Z])\)?"
+    r"\b(?:option|choice|answer)\b[^.\n]{0,200}?\b(?:is|would be|should be|must be)\s+[\"'“]?\(?([A-Z])\)?"
     r"(?=[\"'”]?\s*(?:[.,;:]|$))",  # answer … is "C.", the option letter would be D.
     r"(?:选项|选择|答案是?|答案为|选)\s*[:：为是]?\s*[（(]?([A-Z])(?![A-Za-z])",          # 选项A, 答案为(C)
 )
@@ -155,6 +158,7 @@ def cued_choice(visible: str, options: Mapping[str, str]) -> tuple[str | None, b
 
 
 _NEGATION_RE = re.compile(r"\b(?:not|no|never|neither|nor|none|nothing|cannot|false)\b|n't\b", re.I)
+_CLAIM_MAX_WORDS = 100
 _YES_NO_RE = re.compile(r"^\W*(yes|no)\b", re.I)
 
 
@@ -164,7 +168,8 @@ def yes_no_choice(visible: str, options: Mapping[str, str]) -> str | None:
     "Yes, …"/"No, …" decide by their first word. Otherwise the first sentence is read as a claim
     about the question's proposition: with a negation ("Periwinkle is not the maximum") it says no,
     as a plain declarative restatement ("There are fewer metallic fighters than rubber objects.")
-    it says yes. A question back, or an empty reply, says nothing.
+    it says yes. A question back, a refusal, or a first "sentence" that is no short claim (under two
+    words, or a run-on past :data:`_CLAIM_MAX_WORDS`, as in a degenerate repetition) says nothing.
     """
     by_text = {text.strip().lower(): letter for letter, text in options.items()}
     if set(by_text) != {"yes", "no"}:
@@ -174,6 +179,8 @@ def yes_no_choice(visible: str, options: Mapping[str, str]) -> str | None:
         return by_text[m.group(1).lower()]
     parts = sentences(visible)
     if not parts or parts[0].endswith("?") or is_refusal(visible):
+        return None
+    if not 2 <= len(re.findall(r"[^\W\d_]{2,}", parts[0])) <= _CLAIM_MAX_WORDS:
         return None
     return by_text["no" if _NEGATION_RE.search(parts[0]) else "yes"]
 
@@ -226,7 +233,7 @@ def named_option(visible: str, options: Mapping[str, str]) -> str | None:
     return named[0] if len(named) == 1 else None
 
 
-_ANSWER_TAIL_RE = re.compile(r"\b(?:answer|option|choice)\b[^.\n]*?\b(?:is|would be|:)\s+([^\n]*?)(?:[.!?][\"'”]?(?:\s|$)|$)", re.I)
+_ANSWER_TAIL_RE = re.compile(r"\b(?:answer|option|choice)\b[^.\n]{0,200}?\b(?:is|would be|:)\s+([^\n]{0,300}?)(?:[.!?][\"'”]?(?:\s|$)|$)", re.I)
 
 
 def _named(text: str, options: Mapping[str, str]) -> list[str]:
@@ -259,7 +266,7 @@ def read_choice(response: str, options: Mapping[str, str], *, rules: frozenset[s
     (``ambiguous_letters``): it named letters, just not a usable one.
     """
     parsed = parse_choice(response, options)
-    if parsed.value is not None or parsed.method == "unclosed_think":
+    if parsed.value is not None or parsed.method in TERMINAL_METHODS:
         return parsed
     visible = visible_text(response) or ""
     if "cued_letter" in rules:
@@ -283,7 +290,7 @@ def read_choice(response: str, options: Mapping[str, str], *, rules: frozenset[s
 def read_number(response: str, *, rules: frozenset[str] = PROSE_RULES) -> Parsed:
     """The numeric answer: an explicit answer or a bare number first, then :func:`stated_number`."""
     parsed = parse_number(response)
-    if parsed.value is not None or parsed.method == "unclosed_think" or "stated_number" not in rules:
+    if parsed.value is not None or parsed.method in TERMINAL_METHODS or "stated_number" not in rules:
         return parsed
     stated = stated_number(visible_text(response) or "")
     return Parsed(*stated) if stated else parsed

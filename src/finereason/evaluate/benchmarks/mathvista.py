@@ -22,7 +22,7 @@ from typing import Any
 
 from finereason.evaluate.benchmarks.base import Benchmark, Score, failed_item, image_ref, read_table, require_columns
 from finereason.evaluate.items import BenchmarkError, EvalItem, ImageRef, ItemError, format_options, option_letters
-from finereason.evaluate.parsing import numbers_in, visible_text
+from finereason.evaluate.parsing import MAX_REPLY_CHARS, numbers_in, visible_text
 from finereason.evaluate.statements import PROSE_RULES, read_choice, read_number
 from finereason.verify.extract import extract_answer
 
@@ -160,6 +160,8 @@ class MathVista(Benchmark):
         return f"{text}\n{hint}" if hint else text
 
     def score(self, item: EvalItem, response: str) -> Score:
+        if len(response) > MAX_REPLY_CHARS:
+            return Score("unparsed", "none", None, "too_long", f"reply of {len(response)} characters not read")
         if item.options:
             parsed = read_choice(response, item.options, rules=self.prose_rules)
             if parsed.value is None:
