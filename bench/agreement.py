@@ -137,10 +137,10 @@ def pooled(name: str, rows: list[Row]) -> Row:
 
 def print_table(title: str, rows: list[tuple[str, Row]]) -> None:
     print(f"\n{title}")
-    print(f"  {'model':26s} {'set':23s} {'n':>5s} {'agree':>7s} {'ours':>6s} {'official':>8s} {'gap':>6s} "
+    print(f"  {'model':26s} {'set':30s} {'n':>5s} {'agree':>7s} {'ours':>6s} {'official':>8s} {'gap':>6s} "
           f"{'unparsed':>8s} {'ungrounded':>10s} {'grounded':>8s} {'gap*':>6s} {'agree*':>7s}")
     for label, r in rows:
-        print(f"  {r.name:26s} {label:23s} {r.n:5d} {100 * r.agreement:6.1f}% {r.accuracy:6.1f} "
+        print(f"  {r.name:26s} {label:30s} {r.n:5d} {100 * r.agreement:6.1f}% {r.accuracy:6.1f} "
               f"{r.official_accuracy:8.1f} {r.accuracy - r.official_accuracy:+6.1f} {100 * r.unparsed / r.n:7.1f}% "
               f"{r.ungrounded:10d} {r.grounded_accuracy:8.1f} {r.accuracy - r.grounded_accuracy:+6.1f} "
               f"{100 * r.agreement_grounded:6.1f}%")
@@ -159,8 +159,8 @@ def leave_one_model_out(runs: list[ModelRun], items: dict[str, EvalItem]) -> lis
     for run in runs:
         others = [r.name for r in runs if r.name != run.name]
         best = max(subsets, key=lambda s: (sum(table[o, s].agree for o in others), len(s)))
-        label = "+".join(sorted(best)) if best != PROSE_RULES else "all rules"
-        out.append((label[:23], table[run.name, best]))
+        dropped = sorted(PROSE_RULES - best)
+        out.append(("without " + ",".join(dropped) if dropped else "all rules", table[run.name, best]))
     return out
 
 

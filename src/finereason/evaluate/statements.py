@@ -185,10 +185,6 @@ def yes_no_choice(visible: str, options: Mapping[str, str]) -> str | None:
     return by_text["no" if _NEGATION_RE.search(parts[0]) else "yes"]
 
 
-def _spans(pattern: str, text: str) -> list[tuple[int, int]]:
-    return [m.span() for m in re.finditer(pattern, text)]
-
-
 _PLURAL_RE = re.compile(r"\b([a-z]{3,})s\b(?<!ss)")
 
 
@@ -241,7 +237,7 @@ def _named(text: str, options: Mapping[str, str]) -> list[str]:
     for letter, option in options.items():
         pattern = _option_pattern(option)
         if pattern is not None:
-            spans = _spans(pattern, text)
+            spans = [m.span() for m in re.finditer(pattern, text)]
             if spans:
                 found[letter] = spans
     return [
@@ -250,50 +246,6 @@ def _named(text: str, options: Mapping[str, str]) -> list[str]:
                        for o, others in found.items() for s0, s1 in others)
                for a, b in spans)
     ]
-
-
-# ---------------------------------------------------------------------------------- cascades
-#: The prose rules by name; a benchmark (or bench/agreement.py's leave-one-model-out) may switch some off.
-PROSE_RULES = frozenset({"cued_letter", "yes_no", "option_text", "stated_number"})
-
-
-def read_choice(response: str, options: Mapping[str, str], *, rules: frozenset[str] = PROSE_RULES) -> Parsed:
-    """The option a reply chooses: an explicit answer first, then the prose rules above, in order.
-
-    ``cued_letter`` (one letter cued), ``yes_no`` (a statement for a yes/no choice, as MathVista's
-    extractor reads it), ``option_text`` (one option named, or for numeric options the one equal to
-    the stated number). A reply that cues letters but no single valid one stops the cascade
-    (``ambiguous_letters``): it named letters, just not a usable one.
-    """
-    parsed = parse_choice(response, options)
-    if parsed.value is not None or parsed.method in TERMINAL_METHODS:
-        return parsed
-    visible = visible_text(response) or ""
-    if "cued_letter" in rules:
-        letter, cued = cued_choice(visible, options)
-        if cued:
-            return Parsed(letter, "cued_letter" if letter else "ambiguous_letters")
-    if "yes_no" in rules:
-        letter = yes_no_choice(visible, options)
-        if letter is not None:
-            return Parsed(letter, "yes_no")
-    if "option_text" in rules:
-        letter = named_option(visible, options)
-        if letter is not None:
-            return Parsed(letter, "option_text")
-        letter = valued_option(visible, options)
-        if letter is not None:
-            return Parsed(letter, "option_value")
-    return Parsed(None, "none")
-
-
-def read_number(response: str, *, rules: frozenset[str] = PROSE_RULES) -> Parsed:
-    """The numeric answer: an explicit answer or a bare number first, then :func:`stated_number`."""
-    parsed = parse_number(response)
-    if parsed.value is not None or parsed.method in TERMINAL_METHODS or "stated_number" not in rules:
-        return parsed
-    stated = stated_number(visible_text(response) or "")
-    return Parsed(*stated) if stated else parsed
 
 
 _OPTION_VALUE_RE = re.compile(r"\s*([-−]?\d+(?:\.\d+)?)\s*(?:°|%|度|米|cm|m|km|kg|g|s|ml|l)?\s*", re.I)
@@ -313,3 +265,49 @@ def valued_option(visible: str, options: Mapping[str, str]) -> str | None:
         return None
     matches = [letter for letter, value in values.items() if value == float(stated[0])]
     return matches[0] if len(matches) == 1 else None
+
+
+# ---------------------------------------------------------------------------------- cascades
+#: The prose rules by name; a benchmark (or bench/agreement.py's leave-one-model-out) may switch some off.
+PROSE_RULES = frozenset({"cued_letter", "yes_no", "option_text", "option_value", "stated_number"})
+
+
+def read_choice(response: str, options: Mapping[str, str], *, rules: frozenset[str] = PROSE_RULES) -> Parsed:
+    """The option a reply chooses: an explicit answer first, then the prose rules above, in order.
+
+    ``cued_letter`` (one letter cued), ``yes_no`` (a statement for a yes/no choice, as MathVista's
+    extractor reads it), ``option_text`` (one option named), ``option_value`` (for numeric options,
+    the one equal to the number the reply states). A reply that cues letters but no single valid one stops the cascade
+    (``ambiguous_letters``): it named letters, just not a usable one.
+    """
+    parsed = parse_choice(response, options)
+    if parsed.value is not None or parsed.method in TERMINAL_METHODS:
+        return parsed
+    visible = visible_text(response) or ""
+    letter, cued = cued_choice(visible, options)
+    if cued and letter is None:  # a guard, whichever rules are on: an echo of choices is no statement
+        return Parsed(None, "ambiguous_letters")
+    if letter is not None and "cued_letter" in rules:
+        return Parsed(letter, "cued_letter")
+    if "yes_no" in rules:
+        letter = yes_no_choice(visible, options)
+        if letter is not None:
+            return Parsed(letter, "yes_no")
+    if "option_text" in rules:
+        letter = named_option(visible, options)
+        if letter is not None:
+            return Parsed(letter, "option_text")
+    if "option_value" in rules:
+        letter = valued_option(visible, options)
+        if letter is not None:
+            return Parsed(letter, "option_value")
+    return Parsed(None, "none")
+
+
+def read_number(response: str, *, rules: frozenset[str] = PROSE_RULES) -> Parsed:
+    """The numeric answer: an explicit answer or a bare number first, then :func:`stated_number`."""
+    parsed = parse_number(response)
+    if parsed.value is not None or parsed.method in TERMINAL_METHODS or "stated_number" not in rules:
+        return parsed
+    stated = stated_number(visible_text(response) or "")
+    return Parsed(*stated) if stated else parsed
