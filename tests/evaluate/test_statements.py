@@ -180,3 +180,9 @@ def test_bad_replies_get_a_verdict_and_the_run_goes_on():
     spam = "the answer " * 9_000
     assert MATHVISTA.score(choice, spam).verdict == "unparsed"
     assert read_choice(spam, YES_NO).value is None  # a 9,000-word run-on is no claim: not an affirmation
+
+
+def test_opening_condition_is_not_the_answer():
+    # llavar 76: "If pelicans increase" restates the question; the consequence names the answer
+    assert named_option("If pelicans increase, secondary consumer fish and lizard populations may decrease.",
+                        {"A": "decrease", "B": "nothing", "C": "increase", "D": "none of the above"}) == "A"

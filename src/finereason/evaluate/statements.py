@@ -211,10 +211,12 @@ def named_option(visible: str, options: Mapping[str, str]) -> str | None:
     an occurrence inside another named option's occurrence does not count ("increase" inside "would
     increase"). A sentence "the answer is …" that names one decides ('The correct answer is "soup."').
     Several named: the reply's last sentence that names any decides, when it names one
-    ("… CD is 2. Therefore, the value is 2√3." → 2√3). A refusal names nothing.
+    ("… CD is 2. Therefore, the value is 2√3." → 2√3). A sentence's opening condition ("If pelicans
+    increase, …") restates the question and is not read. A refusal names nothing.
     """
     if is_refusal(visible):
         return None
+    visible = _CONDITION_RE.sub("", visible)
     for m in _ANSWER_TAIL_RE.finditer(visible):
         in_answer = _named(_plain(m.group(1)), options)
         if len(in_answer) == 1:
@@ -229,6 +231,8 @@ def named_option(visible: str, options: Mapping[str, str]) -> str | None:
     return named[0] if len(named) == 1 else None
 
 
+#: A sentence's opening condition ("If pelicans increase, …"): it restates the question, the answer follows.
+_CONDITION_RE = re.compile(r"(?:^|(?<=[.!?\n]))\s*(?:if|when|assuming)\b[^,.\n]{0,200},", re.I)
 _ANSWER_TAIL_RE = re.compile(r"\b(?:answer|option|choice)\b[^.\n]{0,200}?\b(?:is|would be|:)\s+([^\n]{0,300}?)(?:[.!?][\"'”]?(?:\s|$)|$)", re.I)
 
 
