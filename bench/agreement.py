@@ -166,7 +166,8 @@ def leave_one_model_out(runs: list[ModelRun], items: dict[str, EvalItem]) -> lis
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--dir", type=Path, default=DEV_DIR, help="folder with testmini.json, output_*.json, scores_*.json")
+    parser.add_argument("--dir", type=Path, default=DEV_DIR,
+                        help="folder with testmini.json, output_*.json, scores_*.json")
     parser.add_argument("--holdout", default=",".join(HOLDOUT), help="models kept out of rule development")
     parser.add_argument("--no-loo", action="store_true", help="skip the leave-one-model-out rule choice")
     args = parser.parse_args(argv)

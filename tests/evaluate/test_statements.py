@@ -85,8 +85,9 @@ def test_option_named_by_its_text():
     # llavar 492: several named, the last sentence decides; braces do not matter
     assert named_option("the length of the line segment CD is 2. Therefore, the value of (CD) is 2√3.",
                         {"A": "1", "B": "√{3}", "C": "2", "D": "2√{3}"}) == "D"
+    # llavar 470: hyphens do not matter
     assert named_option("The PDE Refiner has the lowest KS Rollout Loss overall.",
-                        {"A": "Baseline", "B": "Diffusion", "C": "PDE-Refiner", "D": "Pushforward"}) == "C"  # llavar 470
+                        {"A": "Baseline", "B": "Diffusion", "C": "PDE-Refiner", "D": "Pushforward"}) == "C"
 
 
 def test_numeric_option_by_value():

@@ -30,11 +30,13 @@ NUMBER_WORDS: dict[str, int] = {**{w: i for i, w in enumerate(_UNITS)}, **_TENS}
 _NUMBER_WORD_RE = re.compile(r"\b(" + "|".join(sorted(NUMBER_WORDS, key=len, reverse=True)) + r")\b", re.I)
 #: A sentence that announces its conclusion (the last such sentence of a worked reply holds the answer).
 _CONCLUSION_RE = re.compile(
-    r"\b(?:therefore|thus|hence|so|in total|in conclusion|finally|final (?:answer|value|result)|the answer|the result)\b"
+    r"\b(?:therefore|thus|hence|so|in total|in conclusion|finally|final (?:answer|value|result)"
+    r"|the answer|the result)\b"
     r"|所以|因此|综上|答案", re.I)
 #: A number right after a copula: the value the sentence asserts ("… is 400 ml", "there are 3 …").
 _COPULA_NUMBER_RE = re.compile(
-    r"(?:\b(?:is|are|was|were|equals?|be)\b|=|:|为|是)\s*(?:about |approximately |around |roughly |a total of |only )?"
+    r"(?:\b(?:is|are|was|were|equals?|be)\b|=|:|为|是)\s*"
+    r"(?:about |approximately |around |roughly |a total of |only )?"
     r"([-−]?\$?\d[\d,]*(?:\.\d+)?)", re.I)
 _SENTENCE_RE = re.compile(r"(?<=[.!?。！？])\s+|\n+")
 
@@ -132,7 +134,7 @@ _LETTER_CUES = (
     r"\b(?:option|choice|letter|answer)(?:\s+letter)?(?:\s+is|:)?\s+\(?([A-Z])\b(?![\w'])",  # option letter is C
     r"\b(?:option|choice|answer)\b[^.\n]{0,200}?\b(?:is|would be|should be|must be)\s+[\"'“]?\(?([A-Z])\)?"
     r"(?=[\"'”]?\s*(?:[.,;:]|$))",  # answer … is "C.", the option letter would be D.
-    r"(?:选项|选择|答案是?|答案为|选)\s*[:：为是]?\s*[（(]?([A-Z])(?![A-Za-z])",          # 选项A, 答案为(C)
+    r"(?:选项|选择|答案是?|答案为|选)\s*[:：为是]?\s*[（(]?([A-Z])(?![A-Za-z])",  # 选项A, 答案为(C)
 )
 _LETTER_CUE_RE = re.compile("|".join(_LETTER_CUES))
 
@@ -233,7 +235,8 @@ def named_option(visible: str, options: Mapping[str, str]) -> str | None:
 
 #: A sentence's opening condition ("If pelicans increase, …"): it restates the question, the answer follows.
 _CONDITION_RE = re.compile(r"(?:^|(?<=[.!?\n]))\s*(?:if|when|assuming)\b[^,.\n]{0,200},", re.I)
-_ANSWER_TAIL_RE = re.compile(r"\b(?:answer|option|choice)\b[^.\n]{0,200}?\b(?:is|would be|:)\s+([^\n]{0,300}?)(?:[.!?][\"'”]?(?:\s|$)|$)", re.I)
+_ANSWER_TAIL_RE = re.compile(
+    r"\b(?:answer|option|choice)\b[^.\n]{0,200}?\b(?:is|would be|:)\s+([^\n]{0,300}?)(?:[.!?][\"'”]?(?:\s|$)|$)", re.I)
 
 
 def _named(text: str, options: Mapping[str, str]) -> list[str]:

@@ -184,7 +184,8 @@ class MMMU(Benchmark):
                                         f"predicted {parsed.value}, gold {'/'.join(golds)}"))
                 continue
             if len(response) > MAX_REPLY_CHARS:
-                scores.append(Score("unparsed", "none", None, "too_long", f"reply of {len(response)} characters not read"))
+                scores.append(Score("unparsed", "none", None, "too_long",
+                                    f"reply of {len(response)} characters not read"))
                 continue
             visible = visible_text(response)
             if visible is None or not visible.strip():
