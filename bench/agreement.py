@@ -23,6 +23,14 @@ an empty reply, and an extraction that is neither an option letter nor an option
 official scorer snaps to the closest option by edit distance ("N/A" → the shortest choice). The
 ``grounded`` column is the official accuracy without them, ``gap*`` ours minus that, and ``agree*``
 the agreement with the official verdicts when those are read as not correct.
+
+Every column before ``|`` is the default strict protocol. After it, the same scoring under
+``eval --protocol official`` (the deterministic part of the official scorer: empty reply → "" →
+normalised; an extraction of ours naming no choice → the most similar choice; numbers normalised
+as officially): ``agree_o`` its agreement with the official verdicts, ``ours_o`` its accuracy,
+``gap_o`` that minus the official accuracy, ``snap`` and ``empty`` how many verdicts the
+nearest-choice snap and an empty reply decided. The leave-one-model-out rule choice is made on
+the strict agreement.
 Nothing is timed.
 
     PYTHONPATH=src python bench/agreement.py [--dir DIR] [--holdout gpt4,mplugowl_7b_ft]
@@ -74,6 +82,12 @@ class Row:
     official_accuracy: float
     ungrounded: int
     agree_grounded: int
+    #: The same under ``--protocol official``: agreement, correct count, verdicts decided by the
+    #: nearest-choice snap and by an empty reply.
+    agree_official: int
+    official_correct: int
+    snapped: int
+    empty: int
 
     @property
     def agreement(self) -> float:
@@ -86,6 +100,14 @@ class Row:
     @property
     def agreement_grounded(self) -> float:
         return self.agree_grounded / self.n
+
+    @property
+    def agreement_official(self) -> float:
+        return self.agree_official / self.n
+
+    @property
+    def accuracy_official(self) -> float:
+        return 100 * self.official_correct / self.n
 
     @property
     def grounded_accuracy(self) -> float:
@@ -120,30 +142,42 @@ def load_runs(folder: Path) -> list[ModelRun]:
     return runs
 
 
+def agreement(verdicts: list[str], official: list[bool]) -> int:
+    return sum((v == "correct") == o for v, o in zip(verdicts, official, strict=True))
+
+
 def score(run: ModelRun, items: dict[str, EvalItem], rules: frozenset[str]) -> Row:
-    verdicts = [s.verdict for s in MathVista(rules).score_many([items[i] for i in run.ids], run.responses)]
-    agree = sum((v == "correct") == o for v, o in zip(verdicts, run.official, strict=True))
-    agree_grounded = sum((v == "correct") == o for v, o in zip(verdicts, run.grounded, strict=True))
-    return Row(run.name, len(verdicts), agree, verdicts.count("correct"), verdicts.count("unparsed"),
-               run.official_accuracy, run.ungrounded, agree_grounded)
+    run_items = [items[i] for i in run.ids]
+    verdicts = [s.verdict for s in MathVista(rules).score_many(run_items, run.responses)]
+    lenient = MathVista(rules, protocol="official").score_many(run_items, run.responses)
+    lenient_verdicts = [s.verdict for s in lenient]
+    methods = [s.method for s in lenient]
+    return Row(run.name, len(verdicts), agreement(verdicts, run.official), verdicts.count("correct"),
+               verdicts.count("unparsed"), run.official_accuracy, run.ungrounded,
+               agreement(verdicts, run.grounded), agreement(lenient_verdicts, run.official),
+               lenient_verdicts.count("correct"), methods.count("official_snap"), methods.count("official_empty"))
 
 
 def pooled(name: str, rows: list[Row]) -> Row:
     n = sum(r.n for r in rows)
     return Row(name, n, sum(r.agree for r in rows), sum(r.ours_correct for r in rows),
                sum(r.unparsed for r in rows), sum(r.official_accuracy * r.n for r in rows) / n,
-               sum(r.ungrounded for r in rows), sum(r.agree_grounded for r in rows))
+               sum(r.ungrounded for r in rows), sum(r.agree_grounded for r in rows),
+               sum(r.agree_official for r in rows), sum(r.official_correct for r in rows),
+               sum(r.snapped for r in rows), sum(r.empty for r in rows))
 
 
 def print_table(title: str, rows: list[tuple[str, Row]]) -> None:
     print(f"\n{title}")
     print(f"  {'model':26s} {'set':30s} {'n':>5s} {'agree':>7s} {'ours':>6s} {'official':>8s} {'gap':>6s} "
-          f"{'unparsed':>8s} {'ungrounded':>10s} {'grounded':>8s} {'gap*':>6s} {'agree*':>7s}")
+          f"{'unparsed':>8s} {'ungrounded':>10s} {'grounded':>8s} {'gap*':>6s} {'agree*':>7s} "
+          f"| {'agree_o':>7s} {'ours_o':>6s} {'gap_o':>6s} {'snap':>5s} {'empty':>5s}")
     for label, r in rows:
         print(f"  {r.name:26s} {label:30s} {r.n:5d} {100 * r.agreement:6.1f}% {r.accuracy:6.1f} "
               f"{r.official_accuracy:8.1f} {r.accuracy - r.official_accuracy:+6.1f} {100 * r.unparsed / r.n:7.1f}% "
               f"{r.ungrounded:10d} {r.grounded_accuracy:8.1f} {r.accuracy - r.grounded_accuracy:+6.1f} "
-              f"{100 * r.agreement_grounded:6.1f}%")
+              f"{100 * r.agreement_grounded:6.1f}% | {100 * r.agreement_official:6.1f}% {r.accuracy_official:6.1f} "
+              f"{r.accuracy_official - r.official_accuracy:+6.1f} {r.snapped:5d} {r.empty:5d}")
 
 
 def rule_subsets() -> list[frozenset[str]]:

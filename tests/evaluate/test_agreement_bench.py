@@ -26,7 +26,7 @@ def test_agreement_bench_prints_per_model_pooled_and_leave_one_out():
     out = done.stdout
     for heading in ("per model", "pooled", "leave-one-model-out", "leave-one-model-out, pooled"):
         assert f"\n{heading}" in out
-    for column in ("agree", "ours", "official", "gap", "unparsed"):
+    for column in ("agree", "ours", "official", "gap", "unparsed", "agree_o", "ours_o", "gap_o", "snap", "empty"):
         assert column in out
     models = sorted(p.stem.removeprefix("output_") for p in DEV.glob("output_*.json"))
     assert models and all(out.count(m) >= 2 for m in models)  # a per-model row and a leave-one-out row

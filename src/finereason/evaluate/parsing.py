@@ -26,7 +26,10 @@ from finereason.verify.extract import extract_answer, extract_choice, split_thin
 PARSE_METHODS = ("answer_tag", "boxed", "answer_line", "letter", "scan", "text", "none", "unclosed_think", "too_long",
                  # prose rules of finereason.evaluate.statements
                  "cued_letter", "ambiguous_letters", "yes_no", "option_text", "option_value", "stated", "conclusion",
-                 "first_sentence", "extractor")
+                 "first_sentence", "extractor",
+                 # eval --protocol official (MathVista): its own rule read the reply; an empty reply;
+                 # an extraction that named no choice, snapped to the nearest one
+                 "official_exact", "official_empty", "official_snap")
 
 
 #: A longer reply is not read (``too_long``): no benchmark answer needs it, and reading a 10 MB

@@ -79,7 +79,7 @@ def load_items(bench: Benchmark, cfg: EvalConfig) -> list[EvalItem]:
 async def run_eval(cfg: EvalConfig, pool: ModelPool | None = None) -> dict[str, Any]:
     """Run one evaluation end to end and return its summary (also written to ``DIR/summary.json``)."""
     started = time.monotonic()
-    bench = get_benchmark(cfg.benchmark)
+    bench = get_benchmark(cfg.benchmark).with_protocol(cfg.protocol)
     items = load_items(bench, cfg)
     cfg.out.mkdir(parents=True, exist_ok=True)
     owns_pool = pool is None

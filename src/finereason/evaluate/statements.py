@@ -12,7 +12,8 @@ before it asks an LLM. Both count as the model's answer things a strict "Answer:
 
 Each rule here decides only when the reply allows one reading and returns ``None`` otherwise, so
 the item stays *unparsed* (or goes to ``--extractor``). Nothing is snapped to the closest option
-(MathVista's edit-distance fallback) and no letter is drawn at random.
+(MathVista's edit-distance fallback; only ``eval --protocol official`` applies it, to what
+:func:`stated_answer` reads) and no letter is drawn at random.
 """
 
 from __future__ import annotations
@@ -20,7 +21,16 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from finereason.evaluate.parsing import TERMINAL_METHODS, Parsed, numbers_in, parse_choice, parse_number, visible_text
+from finereason.evaluate.parsing import (
+    MAX_REPLY_CHARS,
+    TERMINAL_METHODS,
+    Parsed,
+    numbers_in,
+    parse_choice,
+    parse_number,
+    visible_text,
+)
+from finereason.verify.extract import extract_answer
 
 # ---------------------------------------------------------------------------------- numbers
 _UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
@@ -258,15 +268,23 @@ def _named(text: str, options: Mapping[str, str]) -> list[str]:
 _OPTION_VALUE_RE = re.compile(r"\s*([-−]?\d+(?:\.\d+)?)\s*(?:°|%|度|米|cm|m|km|kg|g|s|ml|l)?\s*", re.I)
 
 
-def valued_option(visible: str, options: Mapping[str, str]) -> str | None:
-    """When every option is a number (with at most a unit), the option equal to the number the reply
-    states (:func:`stated_number`): "x = 130.0" chooses "130°". None when no option or several match."""
+def option_values(options: Mapping[str, str]) -> dict[str, float] | None:
+    """Each option's value when every option is a number with at most a unit ("130°"), else None."""
     values: dict[str, float] = {}
     for letter, option in options.items():
         m = _OPTION_VALUE_RE.fullmatch(option)
         if m is None:
             return None
         values[letter] = float(m.group(1).replace("−", "-"))
+    return values
+
+
+def valued_option(visible: str, options: Mapping[str, str]) -> str | None:
+    """When every option is a number (with at most a unit), the option equal to the number the reply
+    states (:func:`stated_number`): "x = 130.0" chooses "130°". None when no option or several match."""
+    values = option_values(options)
+    if values is None:
+        return None
     stated = stated_number(visible)
     if stated is None:
         return None
@@ -308,6 +326,33 @@ def read_choice(response: str, options: Mapping[str, str], *, rules: frozenset[s
         letter = valued_option(visible, options)
         if letter is not None:
             return Parsed(letter, "option_value")
+    return Parsed(None, "none")
+
+
+def stated_answer(response: str, options: Mapping[str, str], *, rules: frozenset[str] = PROSE_RULES) -> Parsed:
+    """What a reply that chooses no option (:func:`read_choice` abstained) states as its answer
+    anyway, as text: MathVista's official protocol snaps such an extraction to the nearest choice.
+
+    In order: the one letter it cues that is no option ("(E) 137" with four options → ``E``; the
+    official normalisation reads "(E) …" the same way); the text of its explicit answer marker
+    ("Answer: 7"); for numeric options, the number it states ("x = 8" → ``8``). A reply that cues
+    several letters (an echo of the choices list), or that none of these reads, states nothing.
+    """
+    visible = visible_text(response) if len(response) <= MAX_REPLY_CHARS else None
+    if visible is None:
+        return Parsed(None, "none")
+    letters = list(dict.fromkeys(cued_letters(visible)))
+    if len(letters) > 1:
+        return Parsed(None, "ambiguous_letters")
+    if letters and "cued_letter" in rules:
+        return Parsed(letters[0], "cued_letter")
+    found = extract_answer(visible)
+    if found is not None:
+        return Parsed(found.text, found.method)
+    if "option_value" in rules and option_values(options) is not None:
+        stated = stated_number(visible)
+        if stated is not None:
+            return Parsed(*stated)
     return Parsed(None, "none")
 
 
