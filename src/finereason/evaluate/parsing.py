@@ -6,7 +6,8 @@ Two rules hold for every benchmark, where the harnesses differ:
   response still inside an unclosed think block (cut off while thinking) is *unparsed*.
 * Nothing is guessed. lmms-eval's MMMU parser picks a random letter when it finds none, and
   MathVista's scorer snaps any text to the most similar choice by edit distance; both turn a format
-  failure into a lottery ticket. Here that case is ``None`` and the item is counted ``unparsed``.
+  failure into a lottery ticket. Here that case is ``None`` and the item is counted ``unparsed``
+  (``eval --protocol official`` reproduces MathVista's snap on request, marked ``official_snap``).
 
 The MMMU-style functions (:func:`scan_choice`, :func:`open_candidates`, :func:`open_matches`)
 follow the logic of the official MMMU ``parse_multi_choice_response`` / ``parse_open_response``
