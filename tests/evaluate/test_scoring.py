@@ -66,7 +66,7 @@ def test_mathvista_answer_types_and_precision(tmp_path):
         "1": "green", "2": "There are 4 objects.", "3": "Answer: 1.26", "4": "Answer: 2 and 3"}, name="again")
     assert {k: v["verdict"] for k, v in lines.items()} == {
         "1": "correct",  # the exact text of a choice
-        "2": "unparsed",  # no answer marker and not a bare number: not guessed
+        "2": "correct",  # a number stated in a sentence is the answer (MathVista's extractor reads it so)
         "3": "incorrect",  # 1.26 rounds to 1.3 at precision 1
         "4": "correct",
     }
@@ -157,3 +157,20 @@ def test_paired_drop_is_on_shared_items():
     lo, hi = drop["ci"]
     assert lo <= drop["drop"] <= hi
     assert paired_drop({}, other, rng=rng, n_boot=10) == {"n": 0, "drop": None, "ci": None}
+
+
+@pytest.mark.slow
+def test_mathvista_extractor_reads_only_unparsed_replies_and_is_journaled(tmp_path, smollm2):
+    """--extractor with the real SmolLM2: only the reply the rules cannot read is sent, with MathVista's
+    prompt; its extraction is scored by the same rule; a rerun is answered by the journal."""
+    data = write_mathvista(tmp_path / "mv", images=False).parent
+    responses = {"1": "Answer: (A) red", "2": "The model has 4 dots divided into 2 equal groups, with 2 dots each.",
+                 "3": "Answer: 1.24", "4": "Answer: [2, 3]"}
+    summary, lines, out = _score(tmp_path, "mathvista", data, responses, extractor=smollm2)
+    assert summary["extractor"]["sent"] == 1 and summary["extractor"]["prompt"].startswith("mathvista_extract")
+    assert "extraction" in lines["2"] and all("extraction" not in lines[k] for k in ("1", "3", "4"))
+    assert lines["1"]["parse_method"] == "answer_line"  # decided by rules, untouched
+    assert (out / "journal.sqlite").exists()
+    again, lines_again, _ = _score(tmp_path, "mathvista", data, responses, name="out", extractor=smollm2)
+    assert lines_again["2"]["extraction"] == lines["2"]["extraction"]
+    assert again["extractor"]["sent"] == 1

@@ -10,6 +10,7 @@ EXPECTED = {
     "distill": ("question",),
     "clean": ("question",),
     "answer_extraction": ("question", "solution"),
+    "mathvista_extract": ("query", "response"),
     "judge": ("question", "reference", "response"),
     "contents_to_observe": ("question",),
     "describe": ("contents",),

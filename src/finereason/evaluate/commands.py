@@ -19,6 +19,7 @@ _DECODING_KEYS = ("max_tokens", "temperature", "top_p")
 _MODULES = ("instruction", "perception", "answer")  # runner.MODULES, checked equal in the tests
 _NOWAIT = ("wait, alternatively, hmm, but, however, alternative, another, check, double-check, oh, maybe, verify, "
            "other, again, now, ah, anyway, anyhow")  # thinking.NOWAIT_WORDS, checked equal in the tests
+_PROTOCOLS = ("strict", "official")  # config.PROTOCOLS, checked equal in the tests
 
 
 def _expected_errors() -> tuple[type[Exception], ...]:
@@ -47,6 +48,11 @@ Evaluate a model on a benchmark read from its published files (no hub access at 
   --no-image      the answering model gets the question alone (visual-reliance baseline)
   --responses F   no model: score recorded responses (JSON/JSONL keyed by the benchmark's id,
                   MathVista/MMMU output files, lmms-eval --log_samples, our items.jsonl)
+  --extractor S   replies no rule can read go to an LLM with MathVista's few-shot extraction
+                  prompt (journaled); without it they stay "unparsed", their rate reported
+  --protocol P    strict (default): an answer counts only where the reply gives one; official
+                  (MathVista): also the official scorer's deterministic leniency: an empty reply
+                  and an extraction naming no choice snap to the most similar choice
 
 Benchmarks:
 {benchmarks}
@@ -130,6 +136,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--suppress-words", metavar="W,W", help="words to suppress while thinking, or 'nowait'")
     p.add_argument("--no-image", action="store_true", help="answer from the question alone")
     p.add_argument("--responses", type=Path, metavar="FILE", help="score recorded responses; no model is loaded")
+    p.add_argument("--extractor", metavar="SPEC",
+                   help="an LLM that reads the answer from replies the rules leave unparsed, with MathVista's "
+                        "published few-shot extraction prompt (journaled); without it they stay 'unparsed'")
+    p.add_argument("--protocol", default="strict", choices=_PROTOCOLS,
+                   help="scoring protocol: strict (default; no snap, a reply naming no answer is unparsed) or "
+                        "official (MathVista only: adds the official scorer's deterministic steps, i.e. an empty "
+                        "reply and an extraction naming no choice snapped to the most similar choice by edit "
+                        "distance, numbers normalised with the item's precision); summary.json keeps both accuracies")
     p.add_argument("--limit", type=int, metavar="N", help="first N items only")
     p.add_argument("--seed", type=int, default=0, help="sampling and bootstrap seed (default 0)")
     p.add_argument("--decoding", action="append", default=[], metavar="MODULE.KEY=VALUE",
@@ -188,6 +202,7 @@ def run(args: argparse.Namespace) -> int:
             no_image=args.no_image, responses=args.responses, limit=args.limit, seed=args.seed,
             decoding=parse_decoding(args.decoding), instructions_file=args.instructions_file,
             descriptions_file=args.descriptions_file, concurrency=args.concurrency, n_boot=args.bootstrap,
+            extractor=args.extractor, protocol=args.protocol,
         )
         if args.overwrite and args.out.exists():
             shutil.rmtree(args.out)
@@ -200,6 +215,10 @@ def run(args: argparse.Namespace) -> int:
         f"{'–' if acc is None else f'{100 * acc:.1f}%'}, unparsed {summary['counts']['unparsed']}, "
         f"errors {summary['counts']['error']} → {args.out}/summary.json"
     )
+    if "official_protocol" in summary:
+        strict, lenient = summary["strict"], summary["official_protocol"]
+        print(f"  official protocol {100 * lenient['accuracy']:.1f}% ({lenient['snapped']} items decided by the "
+              f"nearest-choice snap, {lenient['empty']} by an empty reply); strict {100 * strict['accuracy']:.1f}%")
     return 0
 
 

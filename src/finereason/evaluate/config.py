@@ -16,6 +16,8 @@ from finereason.models.types import SamplingParams
 
 Mode = Literal["direct", "decoupled", "extract-think"]
 MODULES = ("instruction", "perception", "answer")
+#: Scoring protocols (``eval --protocol``); which a benchmark offers is its ``protocols``.
+PROTOCOLS = ("strict", "official")
 
 
 def default_decoding(think: bool) -> dict[str, SamplingParams]:
@@ -58,6 +60,10 @@ class EvalConfig:
     concurrency: int | None = None
     n_boot: int = 1000
     label: str | None = None
+    #: An LLM that reads the answers the rules leave unparsed (MathVista's extraction prompt).
+    extractor: str | None = None
+    #: ``strict``, or ``official``: MathVista's own scorer's deterministic leniency on top.
+    protocol: str = "strict"
 
     def __post_init__(self) -> None:
         self.data, self.out = Path(self.data), Path(self.out)
@@ -65,6 +71,8 @@ class EvalConfig:
             self.think = True
         if self.mode not in ("direct", "decoupled", "extract-think"):
             raise ValueError(f"mode must be direct, decoupled or extract-think, got {self.mode!r}")
+        if self.protocol not in PROTOCOLS:
+            raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
         if self.instructions not in ("generic", "query"):
             raise ValueError(f"instructions must be generic or query, got {self.instructions!r}")
         for module in self.decoding:

@@ -6,7 +6,8 @@ Two rules hold for every benchmark, where the harnesses differ:
   response still inside an unclosed think block (cut off while thinking) is *unparsed*.
 * Nothing is guessed. lmms-eval's MMMU parser picks a random letter when it finds none, and
   MathVista's scorer snaps any text to the most similar choice by edit distance; both turn a format
-  failure into a lottery ticket. Here that case is ``None`` and the item is counted ``unparsed``.
+  failure into a lottery ticket. Here that case is ``None`` and the item is counted ``unparsed``
+  (``eval --protocol official`` reproduces MathVista's snap on request, marked ``official_snap``).
 
 The MMMU-style functions (:func:`scan_choice`, :func:`open_candidates`, :func:`open_matches`)
 follow the logic of the official MMMU ``parse_multi_choice_response`` / ``parse_open_response``
@@ -23,7 +24,20 @@ from fractions import Fraction
 from finereason.verify.extract import extract_answer, extract_choice, split_think
 
 #: How an answer was found; ``none`` and ``unclosed_think`` mean it was not.
-PARSE_METHODS = ("answer_tag", "boxed", "answer_line", "letter", "scan", "text", "none", "unclosed_think")
+PARSE_METHODS = ("answer_tag", "boxed", "answer_line", "letter", "scan", "text", "none", "unclosed_think", "too_long",
+                 # prose rules of finereason.evaluate.statements
+                 "cued_letter", "ambiguous_letters", "yes_no", "option_text", "option_value", "stated", "conclusion",
+                 "first_sentence", "extractor",
+                 # eval --protocol official (MathVista): its own rule read the reply; an empty reply;
+                 # an extraction that named no choice, snapped to the nearest one
+                 "official_exact", "official_empty", "official_snap")
+
+
+#: A longer reply is not read (``too_long``): no benchmark answer needs it, and reading a 10 MB
+#: text with the answer patterns takes minutes. The item is counted unparsed and the run goes on.
+MAX_REPLY_CHARS = 100_000
+#: Methods after which no further rule may read the reply.
+TERMINAL_METHODS = ("unclosed_think", "too_long")
 
 
 @dataclass(frozen=True)
@@ -49,6 +63,8 @@ def parse_choice(response: str, options: Mapping[str, str], *, scan: bool = Fals
     resort looks for "(X)", " X ", "X." mentions and, in longer replies, option texts, taking the
     last one mentioned.
     """
+    if len(response) > MAX_REPLY_CHARS:
+        return Parsed(None, "too_long")
     visible = visible_text(response)
     if visible is None:
         return Parsed(None, "unclosed_think")
@@ -117,6 +133,8 @@ def parse_number(response: str) -> Parsed:
     A marker with several numbers ("Answer: 3 or 4") takes the last one, the value the sentence
     lands on; a reply with no marker counts only when its whole visible text is one number.
     """
+    if len(response) > MAX_REPLY_CHARS:
+        return Parsed(None, "too_long")
     visible = visible_text(response)
     if visible is None:
         return Parsed(None, "unclosed_think")

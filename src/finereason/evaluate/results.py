@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from finereason.evaluate.benchmarks import Benchmark, Score
+from finereason.evaluate.benchmarks.mathvista_official import LENIENT_METHODS
 from finereason.evaluate.config import EvalConfig
 from finereason.evaluate.items import EvalItem
 from finereason.evaluate.stats import Outcome, accuracy_table
@@ -28,7 +29,30 @@ def score_records(bench: Benchmark, items: list[EvalItem], records: dict[str, di
             todo.append(item)
     for item, score in zip(todo, bench.score_many(todo, [records[i.id]["response"] for i in todo]), strict=True):
         scores[item.id] = score
+    # --extractor: an LLM's reading of a reply the rules left unparsed, scored by the same rule.
+    extracted = [i for i in todo if scores[i.id].verdict == "unparsed" and records[i.id].get("extraction")]
+    for item, score in zip(extracted, bench.score_extractions(extracted, [records[i.id]["extraction"] for i in extracted]),
+                           strict=True):
+        if score.verdict != "unparsed":
+            scores[item.id] = Score(score.verdict, score.verdict_by, score.pred, "extractor", score.detail)
     return scores
+
+
+def protocol_figures(scores: dict[str, Score]) -> dict[str, Any]:
+    """Accuracy (errors not scored, as in the main table), correct and unparsed counts, and how many
+    verdicts the official protocol's leniency decided (``official_snap``, ``official_empty``)."""
+    verdicts = [s.verdict for s in scores.values()]
+    n_scored = len(verdicts) - verdicts.count("error")
+    lenient = {method: [s for s in scores.values() if s.method == method] for method in LENIENT_METHODS}
+    return {
+        "accuracy": round(verdicts.count("correct") / n_scored, 6) if n_scored else None,
+        "correct": verdicts.count("correct"),
+        "unparsed": verdicts.count("unparsed"),
+        "snapped": len(lenient["official_snap"]),
+        "snapped_correct": sum(s.verdict == "correct" for s in lenient["official_snap"]),
+        "empty": len(lenient["official_empty"]),
+        "empty_correct": sum(s.verdict == "correct" for s in lenient["official_empty"]),
+    }
 
 
 def _error_reason(detail: str) -> str:
@@ -43,6 +67,8 @@ def write_results(bench: Benchmark, items: list[EvalItem], records: dict[str, di
     from finereason.evaluate.report import write_run_report
 
     scores = score_records(bench, items, records)
+    # Under a lenient protocol the strict reading is kept beside it, per item and in the summary.
+    strict = score_records(bench.with_protocol("strict"), items, records) if cfg.protocol != "strict" else scores
     lines, outcomes = [], []
     for item in items:
         score, record = scores[item.id], records.get(item.id, {})
@@ -53,6 +79,7 @@ def write_results(bench: Benchmark, items: list[EvalItem], records: dict[str, di
             **{k: v for k, v in record.items() if k != "error"},
             "parsed": score.pred, "parse_method": score.method, "verdict": score.verdict,
             "verdict_by": score.verdict_by, "detail": score.detail,
+            **({"strict_verdict": strict[item.id].verdict} if strict is not scores else {}),
             **({"error": score.detail} if score.verdict == "error" else {}),
         })
     table = accuracy_table(outcomes, macro_over=bench.macro_over, seed=cfg.seed, n_boot=cfg.n_boot,
@@ -73,6 +100,9 @@ def write_results(bench: Benchmark, items: list[EvalItem], records: dict[str, di
         "models": {"model": cfg.model, "perception": cfg.perception, "reasoning": cfg.reasoning,
                    "instruction": cfg.writer if cfg.uses_instructions else None},
         **table,
+        "protocol": cfg.protocol,
+        **({"strict": protocol_figures(strict), "official_protocol": protocol_figures(scores)}
+           if cfg.protocol == "official" else {}),
         "errors": errors,
         "tokens": {"prompt": sum(line.get("tokens", {}).get("prompt", 0) for line in lines),
                    "completion": sum(line.get("tokens", {}).get("completion", 0) for line in lines)},

@@ -27,6 +27,7 @@ from typing import Any
 from finereason.evaluate.benchmarks import Benchmark, get_benchmark
 from finereason.evaluate.calls import ModelPool, usage_since
 from finereason.evaluate.config import MODULES, EvalConfig, Mode, default_decoding
+from finereason.evaluate.extractor import extract_unparsed
 from finereason.evaluate.instructions import Instruction, ensure_instructions
 from finereason.evaluate.items import BenchmarkError, EvalItem, ItemError
 from finereason.evaluate.perception import DescriptionCache, describe_items, join_descriptions
@@ -78,7 +79,7 @@ def load_items(bench: Benchmark, cfg: EvalConfig) -> list[EvalItem]:
 async def run_eval(cfg: EvalConfig, pool: ModelPool | None = None) -> dict[str, Any]:
     """Run one evaluation end to end and return its summary (also written to ``DIR/summary.json``)."""
     started = time.monotonic()
-    bench = get_benchmark(cfg.benchmark)
+    bench = get_benchmark(cfg.benchmark).with_protocol(cfg.protocol)
     items = load_items(bench, cfg)
     cfg.out.mkdir(parents=True, exist_ok=True)
     owns_pool = pool is None
@@ -90,6 +91,8 @@ async def run_eval(cfg: EvalConfig, pool: ModelPool | None = None) -> dict[str, 
             records = _recorded(bench, items, cfg, extra)
         else:
             records = await _answer(bench, items, cfg, pool, extra)
+        if cfg.extractor:
+            await extract_unparsed(bench, items, records, cfg.extractor, pool, extra)
         usage = usage_since(before, pool.usage())
     finally:
         if owns_pool:

@@ -61,6 +61,8 @@ class Benchmark:
     macro_over: ClassVar[Literal["category", "subcategory"]] = "category"
     #: Category names in the benchmark's own order, for tables; others are appended as found.
     category_order: ClassVar[tuple[str, ...]] = ()
+    #: Scoring protocols offered (``eval --protocol``): ``strict`` everywhere; MathVista adds ``official``.
+    protocols: ClassVar[tuple[str, ...]] = ("strict",)
 
     def load(self, path: Path) -> list[EvalItem]:
         raise NotImplementedError
@@ -77,6 +79,16 @@ class Benchmark:
     def score_many(self, items: Sequence[EvalItem], responses: Sequence[str]) -> list[Score]:
         """Score many at once; override where a batch is cheaper (the verifier's worker pool)."""
         return [self.score(item, response) for item, response in zip(items, responses, strict=True)]
+
+    def with_protocol(self, protocol: str) -> Benchmark:
+        """This benchmark scoring by ``protocol``; a ValueError names the protocols it offers."""
+        if protocol != "strict":
+            raise ValueError(f"--protocol {protocol}: {self.name} offers only {', '.join(self.protocols)}")
+        return self
+
+    def score_extractions(self, items: Sequence[EvalItem], extractions: Sequence[str]) -> list[Score]:
+        """Score ``--extractor`` readings of replies; by default each is read like a reply."""
+        return self.score_many(items, extractions)
 
 
 # ---------------------------------------------------------------------------------- file helpers

@@ -7,20 +7,27 @@ and as the Hugging Face parquet (same fields plus ``decoded_image``).
 
 Scoring follows MathVista's ``calculate_score.py``: a chosen letter becomes its choice text and
 must equal the answer; integers compare as integers; floats after rounding to ``precision``
-decimals; lists element-wise. Two deliberate departures, both to stop guessing: a reply naming no
-choice is *unparsed* (the official scorer snaps it to the closest choice by edit distance), and
-free-form answers are read from an answer marker rather than by a GPT extractor.
+decimals; lists element-wise. Replies are read with the official GPT-4 extractor's leniency, as
+rules that abstain (:mod:`finereason.evaluate.statements`): a number stated in a sentence, a yes/no
+statement for a yes/no choice, an option named by its text or cued by its letter. What they cannot
+read is *unparsed*, or goes to ``--extractor`` (an LLM with MathVista's own extraction prompt);
+by default it is never snapped to the closest choice by edit distance as the official scorer does.
+``--protocol official`` adds the deterministic rest of the official scorer
+(:mod:`.mathvista_official`): empty replies, the nearest-choice snap, its number normalisation.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from finereason.evaluate.benchmarks import mathvista_official as official
 from finereason.evaluate.benchmarks.base import Benchmark, Score, failed_item, image_ref, read_table, require_columns
 from finereason.evaluate.items import BenchmarkError, EvalItem, ImageRef, ItemError, format_options, option_letters
-from finereason.evaluate.parsing import numbers_in, parse_choice, parse_number, visible_text
+from finereason.evaluate.parsing import MAX_REPLY_CHARS, TERMINAL_METHODS, Parsed, numbers_in, visible_text
+from finereason.evaluate.statements import PROSE_RULES, read_choice, read_number, stated_answer
 from finereason.verify.extract import extract_answer
 
 _ANSWER_TYPES = ("text", "integer", "float", "list")
@@ -40,6 +47,20 @@ class MathVista(Benchmark):
     id_fields = ("pid", "id")
     macro_over = "category"
     category_order = TASKS
+
+    protocols = ("strict", "official")
+
+    def __init__(self, prose_rules: frozenset[str] = PROSE_RULES, protocol: str = "strict") -> None:
+        if protocol not in self.protocols:
+            raise ValueError(f"MathVista scoring protocol must be one of {', '.join(self.protocols)}, got {protocol!r}")
+        #: Which rules of :mod:`finereason.evaluate.statements` read prose replies (all, by default).
+        self.prose_rules = prose_rules
+        #: ``strict`` (an answer only where the reply gives one) or ``official`` (the deterministic
+        #: part of MathVista's own scorer on top: :mod:`.mathvista_official`).
+        self.protocol = protocol
+
+    def with_protocol(self, protocol: str) -> MathVista:
+        return self if protocol == self.protocol else MathVista(self.prose_rules, protocol)
 
     def load(self, path: Path) -> list[EvalItem]:
         if path.is_dir():
@@ -153,10 +174,59 @@ class MathVista(Benchmark):
         return f"{text}\n{hint}" if hint else text
 
     def score(self, item: EvalItem, response: str) -> Score:
+        if len(response) > MAX_REPLY_CHARS:
+            return Score("unparsed", "none", None, "too_long", f"reply of {len(response)} characters not read")
+        if self.protocol == "strict":
+            return self._score_strict(item, response)
+        quick = official.rule_extraction(response, item)
+        if quick is not None:
+            method = "official_empty" if response == "" else "official_exact"
+            return self._official_score(item, quick, method, "the official rules")
+        reading = self._reading(item, response)
+        if reading.value is None:  # nothing read: unparsed, with the strict reading's reason
+            return self._score_strict(item, response)
+        return self._official_score(item, reading.value, reading.method, "our rules")
+
+    def score_extractions(self, items: Sequence[EvalItem], extractions: Sequence[str]) -> list[Score]:
+        """Official protocol: the extractor's text stands in for GPT-4's extraction and is normalised
+        as the official code normalises that; strict: read like any reply."""
+        if self.protocol == "strict":
+            return super().score_extractions(items, extractions)
+        return [self._official_score(item, text, "extractor", "the extractor")
+                for item, text in zip(items, extractions, strict=True)]
+
+    def _reading(self, item: EvalItem, response: str) -> Parsed:
+        """Our extraction for the official protocol: the chosen letter, or what the reply states
+        when it chooses no option; the number; the answer text of a list."""
         if item.options:
-            parsed = parse_choice(response, item.options)
+            parsed = read_choice(response, item.options, rules=self.prose_rules)
+            if parsed.value is not None or parsed.method in TERMINAL_METHODS:
+                return parsed
+            return stated_answer(response, item.options, rules=self.prose_rules)
+        if item.answer_type in ("list", "text"):
+            visible = visible_text(response)
+            found = extract_answer(visible) if visible is not None else None
+            return Parsed(found.text, found.method) if found else Parsed(None, "none")
+        return read_number(response, rules=self.prose_rules)
+
+    def _official_score(self, item: EvalItem, extraction: str, method: str, source: str) -> Score:
+        norm = official.normalize(extraction, item)
+        if norm.prediction is None:
+            return Score("incorrect", "official", None, method,
+                         f"{source} extracted {extraction!r}; the official normalisation gives None")
+        ok = norm.prediction == item.answer
+        detail = f"{source} extracted {extraction!r}"
+        if norm.snapped:
+            detail += f", no choice: snapped to the most similar choice (edit distance {norm.distance})"
+            method = method if method == "official_empty" else "official_snap"
+        return Score("correct" if ok else "incorrect", "official", norm.prediction, method,
+                     f"{detail}; {norm.prediction!r} vs gold {item.answer!r}")
+
+    def _score_strict(self, item: EvalItem, response: str) -> Score:
+        if item.options:
+            parsed = read_choice(response, item.options, rules=self.prose_rules)
             if parsed.value is None:
-                return Score("unparsed", "none", None, parsed.method, "names no choice")
+                return Score("unparsed", "none", None, parsed.method, "names no single choice")
             chosen = item.options[parsed.value]
             ok = chosen == item.answer
             return Score("correct" if ok else "incorrect", "choice_text", chosen, parsed.method,
@@ -170,7 +240,7 @@ class MathVista(Benchmark):
                 return Score("unparsed", "none", None, "unclosed_think" if visible is None else "none")
             ok = found.text.strip().lower() == item.answer.strip().lower()
             return Score("correct" if ok else "incorrect", "exact", found.text, found.method)
-        parsed = parse_number(response)
+        parsed = read_number(response, rules=self.prose_rules)
         if parsed.value is None:
             return Score("unparsed", "none", None, parsed.method, "no number found")
         pred = float(parsed.value)

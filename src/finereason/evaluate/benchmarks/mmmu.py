@@ -33,7 +33,7 @@ from finereason.evaluate.benchmarks.base import (
     text_cell,
 )
 from finereason.evaluate.items import BenchmarkError, EvalItem, ItemError, option_letters
-from finereason.evaluate.parsing import open_candidates, open_matches, parse_choice, visible_text
+from finereason.evaluate.parsing import MAX_REPLY_CHARS, open_candidates, open_matches, parse_choice, visible_text
 from finereason.verify.extract import extract_answer
 
 #: MMMU's disciplines and their subjects (the subject is the middle part of an item id).
@@ -182,6 +182,10 @@ class MMMU(Benchmark):
                     ok = parsed.value in golds
                     scores.append(Score("correct" if ok else "incorrect", "letter", parsed.value, parsed.method,
                                         f"predicted {parsed.value}, gold {'/'.join(golds)}"))
+                continue
+            if len(response) > MAX_REPLY_CHARS:
+                scores.append(Score("unparsed", "none", None, "too_long",
+                                    f"reply of {len(response)} characters not read"))
                 continue
             visible = visible_text(response)
             if visible is None or not visible.strip():

@@ -2,7 +2,8 @@
 
 Published as the Hugging Face parquet (``index, question, image{bytes,path}, answer, category,
 l2_category``; options written inside the question as "Options: A: …, B: …") and as VLMEvalKit's
-TSV (``l2-category``, base64 ``image``, often ``A``–``D`` columns). Scored by option letter; the
+TSV (``l2-category``, base64 ``image``, often ``A``–``D`` columns). Scored by option letter, read
+as VLMEvalKit does before any LLM (a cued letter, else one option's text named); the
 macro average is over the 18 subcategories (as lmms-eval and the Downscaling paper report it).
 """
 
@@ -21,7 +22,7 @@ from finereason.evaluate.benchmarks.base import (
     text_cell,
 )
 from finereason.evaluate.items import EvalItem, ItemError
-from finereason.evaluate.parsing import parse_choice
+from finereason.evaluate.statements import read_choice
 
 #: MMStar's categories and their subcategories, in the benchmark's order.
 TAXONOMY: dict[str, tuple[str, ...]] = {
@@ -40,6 +41,9 @@ TAXONOMY: dict[str, tuple[str, ...]] = {
     ),
     "math": ("geometry", "numeric commonsense and calculation", "statistical reasoning"),
 }
+#: VLMEvalKit's exact matching (``can_infer_option`` then ``can_infer_text``): one option letter
+#: cued, else one option's text named; no yes/no reading, and no LLM unless one is given.
+VLMEVALKIT_RULES = frozenset({"cued_letter", "option_text"})
 _COLUMNS = (("index",), ("question",), ("answer",), ("category",), ("l2_category", "l2-category"), ("image",))
 
 
@@ -92,7 +96,7 @@ class MMStar(Benchmark):
         )
 
     def score(self, item: EvalItem, response: str) -> Score:
-        parsed = parse_choice(response, item.options)
+        parsed = read_choice(response, item.options, rules=VLMEVALKIT_RULES)
         if parsed.value is None:
             return Score("unparsed", "none", None, parsed.method, "no option letter found")
         ok = parsed.value == item.answer
