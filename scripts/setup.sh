@@ -39,7 +39,11 @@ if ! command -v tesseract >/dev/null 2>&1; then
 fi
 if [ "$want" = test ]; then
   # A real OpenAI-compatible server for the tests, and Ray for the local-cluster tests.
-  CMAKE_BUILD_PARALLEL_LEVEL=2 pip install "llama-cpp-python[server]==0.3.36"
+  # Built for a portable AVX2 CPU, not -march=native: the native build enables llama.cpp's AMX and
+  # AVX-512 kernels, and on this project's Xeon machines (AMX present) the batched prompt kernel
+  # segfaults on the first multi-token request. No pip cache: a cached native wheel would be reused.
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
+    CMAKE_BUILD_PARALLEL_LEVEL=2 pip install --no-cache-dir "llama-cpp-python[server]==0.3.36"
   pip install -e ".[ray]"
 fi
 touch "$stamp"
