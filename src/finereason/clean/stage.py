@@ -52,7 +52,7 @@ class CleanStage:
                 rejected.append(out)
             else:
                 kept.append(out)
-        return StageResult(kept, rejected, extra=dict(counts))
+        return StageResult(kept, rejected, stats=dict(counts))
 
     def clean_sample(self, sample: Sample, counts: Counter[str]) -> Sample | Rejection:
         """Clean one sample, or say why it cannot be kept; ``counts`` collects what happened."""

@@ -41,7 +41,9 @@ def _sum_extra(counts: list[ShardCounts]) -> dict[str, Any]:
     return dict(total)
 
 
-def write_manifest(out: Dataset, info: RunInfo, counts: list[ShardCounts], elapsed_s: float) -> dict[str, Any]:
+def write_manifest(out: Dataset, info: RunInfo, counts: list[ShardCounts], elapsed_s: float, *,
+                   model_stage: bool = False) -> dict[str, Any]:
+    """Write ``manifest.json``; a model stage's ``stats`` also say how many samples' requests ``failed``."""
     rejected: Counter[str] = Counter()
     for c in counts:
         rejected.update(c.rejected)
@@ -58,7 +60,7 @@ def write_manifest(out: Dataset, info: RunInfo, counts: list[ShardCounts], elaps
         "shard_seconds": round(sum(c.elapsed_s for c in counts), 3),
         "inputs": info.inputs,
         "settings": info.settings,
-        "stats": _sum_extra(counts),
+        "stats": {**_sum_extra(counts), **({"failed": sum(c.failed for c in counts)} if model_stage else {})},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **info.extra,
     }

@@ -27,7 +27,7 @@ import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from finereason import __version__
 from finereason.io.store import Dataset, ShardCounts
@@ -35,7 +35,10 @@ from finereason.pipeline.engine import _status, prepare_output, run_one
 from finereason.pipeline.engines import EngineError
 from finereason.pipeline.manifest import RunInfo, write_manifest
 from finereason.pipeline.progress import StageProgress, say
-from finereason.pipeline.stage import AsyncStage, Stage, Task
+from finereason.pipeline.stage import ModelStage, Stage, Task
+
+if TYPE_CHECKING:
+    from finereason.models.session import RunContext
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -303,21 +306,21 @@ class RayEngine:
         return [results[i] for i in range(len(jobs))]
 
     # ---- model stages: client actors ---------------------------------------------------------
-    async def run_async_stage(self, stage: AsyncStage, tasks: Iterable[Task], out_dir: str | os.PathLike[str],
+    async def run_async_stage(self, stage: ModelStage, tasks: Iterable[Task], out_dir: str | os.PathLike[str],
                               info: RunInfo, *, shards_in_flight: int = 4, total: int | None = None,
-                              overwrite: bool = False, status: Any = None, start: Any = None) -> dict[str, Any]:
+                              overwrite: bool = False, context: RunContext | None = None) -> dict[str, Any]:
         """As :func:`finereason.pipeline.engine.run_async_stage`, over client actors on the cluster.
 
-        ``start`` and ``status`` travel with the stage: each actor calls ``start`` when it comes
-        up (so a model that cannot serve fails before any work) and ``status`` for the progress
-        line. ``shards_in_flight`` is per actor. With ``ray_data_llm``, in-job models answer on Ray
+        Each actor opens its copy of the stage under a context of its own when it comes up (so a
+        model that cannot serve fails before any work; ``context`` is the local engine's and is
+        not used here) and asks its ``status`` for the progress line. ``shards_in_flight`` is per actor. With ``ray_data_llm``, in-job models answer on Ray
         Data instead (:mod:`~finereason.pipeline.ray_batch`).
         """
         if self.ray_data_llm:
             from finereason.pipeline.ray_batch import run_in_rounds
 
             return await run_in_rounds(self, stage, tasks, out_dir, info, shards_in_flight=shards_in_flight,
-                                       total=total, overwrite=overwrite, status=status, start=start)
+                                       total=total, overwrite=overwrite)
         from finereason.pipeline.ray_actors import ActorPool
 
         ray = self.connect()
@@ -325,7 +328,7 @@ class RayEngine:
         prepare_output(out, info, overwrite)
         self.check_shared(ray, out.root)
         started = time.time()
-        counts = {c.index: c for c in out.done_counts() if not c.extra.get("failed")}
+        counts = {c.index: c for c in out.done_counts() if not c.failed}
         todo = [t for t in tasks if t.index not in counts]
         with StageProgress(stage.name, total) as bar:
             bar.advance(len(counts))
@@ -335,14 +338,15 @@ class RayEngine:
                 bar.advance()
 
             if todo:
-                pool = ActorPool(ray, self, (stage, start, status), shards_in_flight=shards_in_flight)
+                pool = ActorPool(ray, self, stage, shards_in_flight=shards_in_flight)
                 await pool.start()
                 try:
                     await pool.run(todo, str(out.root), finished, lambda text: bar.status(
                         (text + " · " if text else "") + _status(list(counts.values()))))
                 finally:
                     await pool.close()
-        return write_manifest(out, info, [counts[i] for i in sorted(counts)], time.time() - started)
+        return write_manifest(out, info, [counts[i] for i in sorted(counts)], time.time() - started,
+                              model_stage=True)
 
 
 def alive_nodes(ray: ModuleType) -> list[dict[str, Any]]:

@@ -1,0 +1,134 @@
+"""``Difficulty`` (pass rate of a small student over k samples) and ``Select`` (the training subset)."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field, field_validator
+
+from finereason.distill.stage import TeacherStage
+from finereason.io.store import Dataset
+from finereason.models.types import SamplingParams
+from finereason.pipeline.engines import Engine
+from finereason.pipeline.manifest import RunInfo
+from finereason.pipeline.progress import StageProgress, say
+from finereason.pipeline.stage import StageResult, Task, shard_tasks
+from finereason.pipeline.step import Step, apply_through_folders, run_batches, run_model_batches
+from finereason.schema import Sample
+from finereason.select.caps import GROUPINGS, CapPolicy
+from finereason.select.difficulty import DifficultyStage
+from finereason.select.plan import any_verdict, make_plan
+from finereason.select.stage import PlannedShardLoader, SelectStage
+from finereason.select.subsets import DEFAULT_DROP_FLAGS, NAMED_SUBSETS, Rules, parse_interval
+
+Subset = Literal[tuple(NAMED_SUBSETS)]  # type: ignore[valid-type]
+Grouping = Literal[tuple(GROUPINGS)]  # type: ignore[valid-type]
+
+
+class Difficulty(Step):
+    """Each sample asked k times of a student; each answer graded by the verify cascade; pass_rate =
+    correct / graded. Failed requests are retried, never counted wrong."""
+
+    name: ClassVar[str] = "difficulty"
+    summary: ClassVar[str] = "score difficulty: a small student answers k times; pass rate = share graded correct"
+
+    student: str = Field(description="student model spec", json_schema_extra={"metavar": "SPEC"})
+    k: int = Field(4, ge=1, description="samples per question (default 4, as the paper)")
+    perception: str | None = Field(None, description=(
+        "how a text-only student sees: builtin:ocr, oracle, or a VLM spec"), json_schema_extra={"metavar": "SPEC"})
+    max_tokens: int = Field(16384, ge=1, description=(
+        "student budget (default 16384; the public code's 512 truncated thinking)"))
+    temperature: float = Field(1.0, ge=0.0, description="default 1.0")
+    top_p: float = Field(0.95, gt=0.0, le=1.0, description="default 0.95")
+    seed: int | None = Field(None, description="sampling seed")
+    concurrency: int | None = Field(None, ge=1, description="requests in flight")
+    prompt: str = Field("student", description="student prompt (default 'student')",
+                        json_schema_extra={"metavar": "NAME|FILE"})
+    journal: str | None = Field(None, description="request journal (default OUT/journal.sqlite)",
+                                json_schema_extra={"metavar": "FILE"})
+
+    def stage(self, out: str | None = None) -> DifficultyStage:
+        params = SamplingParams(max_tokens=self.max_tokens, temperature=self.temperature, top_p=self.top_p,
+                                n=self.k, seed=self.seed)
+        journal = self.journal or (f"{out}/journal.sqlite" if out else None)
+        student = TeacherStage("distill", self.student, params, self.prompt, journal_path=journal,
+                               perception=self.perception, concurrency=self.concurrency)
+        return DifficultyStage(student)
+
+    def run(self, src: str | os.PathLike[str] | None, out: str | os.PathLike[str] | None,
+            engine: Engine | None = None, *, overwrite: bool = False) -> dict[str, Any]:
+        assert src is not None and out is not None
+        source = Dataset(src)
+        stage = self.stage(str(out))
+        tasks = shard_tasks(source.shard_paths())
+        info = RunInfo(stage.name, stage.version, stage.settings(), inputs=[str(source.root)], upstream=source.manifest())
+        return run_model_batches(stage, tasks, out, info, engine, overwrite=overwrite)
+
+
+class Select(Step):
+    """Per sample: pass-rate range, then verdict, then flags (the first that applies is the reason);
+    then over the whole dataset, reproducibly: caps, balance and a limit."""
+
+    name: ClassVar[str] = "select"
+    summary: ClassVar[str] = "pick a subset: pass-rate range, correct verdicts, clean flags, caps and balance"
+
+    subset: Subset = Field("all", description=(  # type: ignore[valid-type]
+        "named pass-rate subset: hard (== 0), medium+ (!= 1), all (no pass-rate filter; default)"),
+        json_schema_extra={"group": "which"})
+    pass_rate: list[str] | None = Field(None, description=(
+        "keep pass rates in RANGE (repeat for a union): 0, 0:0.5, [0.25,0.75), (0,1]"),
+        json_schema_extra={"group": "which", "metavar": "RANGE"})
+    verdict: Literal["correct", "any"] = Field("correct", description=(
+        "correct (default): keep only samples whose verdict is 'correct', rejecting others and "
+        "unverified ones, whenever any sample has a verdict; any: ignore verdicts"))
+    drop_flags: str = Field(",".join(DEFAULT_DROP_FLAGS), description=(
+        f"drop samples with a flag starting with one of these (default: {','.join(DEFAULT_DROP_FLAGS)}; "
+        "'' keeps all flagged samples)"), json_schema_extra={"metavar": "PREFIX,..."})
+    require_clean: bool = Field(False, description="drop samples with any flag at all")
+    cap_per_source: int | None = Field(None, ge=0, description="keep at most N samples per source",
+                                       json_schema_extra={"metavar": "N"})
+    cap_per_domain: int | None = Field(None, ge=0, description="keep at most N samples per domain",
+                                       json_schema_extra={"metavar": "N"})
+    balance: Grouping | None = Field(None, description=(  # type: ignore[valid-type]
+        "even out sources or domains: with --limit, take samples round-robin over the groups; "
+        "without, cut every group to the smallest group's size"))
+    limit: int | None = Field(None, ge=0, description="keep at most N samples in total",
+                              json_schema_extra={"metavar": "N"})
+    seed: int = Field(0, description="seed of the order that caps, balance and limit use (default 0)")
+
+    @field_validator("pass_rate")
+    @classmethod
+    def _ranges(cls, ranges: list[str] | None) -> list[str] | None:
+        for text in ranges or []:
+            parse_interval(text)  # RangeError (a ValueError) names what is wrong
+        return ranges
+
+    def run(self, src: str | os.PathLike[str] | None, out: str | os.PathLike[str] | None,
+            engine: Engine | None = None, *, overwrite: bool = False) -> dict[str, Any]:
+        assert src is not None and out is not None
+        source = Dataset(src)
+        paths = source.shard_paths()
+        ranges = tuple(map(parse_interval, self.pass_rate)) if self.pass_rate else NAMED_SUBSETS[self.subset]
+        verdicts = self.verdict == "correct" and any_verdict(paths)
+        prefixes = tuple(p.strip() for p in self.drop_flags.split(",") if p.strip())
+        rules = Rules(ranges, verdicts, prefixes, self.require_clean)
+        policy = CapPolicy(self.cap_per_source, self.cap_per_domain, self.balance, self.limit, self.seed)
+        if self.verdict == "correct" and not verdicts:
+            say("select: no sample has a verdict (verify never ran), so the verdict filter is off")
+        with StageProgress("select: plan", len(paths)) as bar:
+            plan = make_plan(paths, rules, policy, on_shard=bar.advance)
+        stage = SelectStage(rules, policy)
+        settings = {
+            "subset": None if self.pass_rate else self.subset,
+            **stage.settings(),
+            "input_shards": len(paths),
+            "input_rows": sum(s.rows for s in plan.shards),
+        }
+        info = RunInfo(stage=stage.name, version=stage.version, settings=settings, inputs=[str(source.root)],
+                       upstream=source.manifest(), extra={"selection": plan.stats()})
+        tasks = [Task(i, PlannedShardLoader(s)) for i, s in enumerate(plan.shards)]
+        return run_batches(stage, tasks, out, info, engine, overwrite=overwrite)
+
+    def apply(self, samples: list[Sample]) -> StageResult:
+        return apply_through_folders(self, samples)
