@@ -7,7 +7,7 @@ import shutil
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
-from pydantic import ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field
 
 from finereason.export.card import ExportInfo, stats_from_summaries, write_card
 from finereason.export.conversation import IMAGE_TAG, OTHER_MEDIA_TAGS
@@ -48,22 +48,19 @@ class Export(Step):
     max_images: int | None = Field(None, ge=0, description="reject samples with more than N images",
                                    json_schema_extra={"metavar": "N"})
     name_: str | None = Field(None, alias="name", description=(
-        "dataset name in dataset_info.json and the card title (default: OUTDIR's name)"))
+        "dataset name in dataset_info.json and the card title (default: OUTDIR's name)"),
+        json_schema_extra={"metavar": "NAME"})
     license: str = Field("other", description=(
         "license id for the card's metadata (default: other; the sources' terms still apply)"),
         json_schema_extra={"metavar": "ID"})
 
     model_config = ConfigDict(extra="forbid", validate_assignment=True, populate_by_name=True)
 
-    @field_validator("system")
-    @classmethod
-    def _no_media_tags(cls, system: str | None) -> str | None:
-        for tag in (IMAGE_TAG, *OTHER_MEDIA_TAGS):
-            if system and tag in system:
-                raise ValueError(f"--system contains {tag}, which trainers would count as a media placeholder")
-        return system
-
     def options(self) -> ExportOptions:
+        """The writer's options; a system prompt with a media tag or an impossible pairing is refused."""
+        for tag in (IMAGE_TAG, *OTHER_MEDIA_TAGS):
+            if self.system and tag in self.system:
+                raise DatasetError(f"--system contains {tag}, which trainers would count as a media placeholder")
         images = self.images or ("files" if self.format in ("llamafactory", "swift") else "embed")
         paths = self.image_paths or ("absolute" if self.format == "swift" else "relative")
         try:

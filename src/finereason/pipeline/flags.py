@@ -104,7 +104,9 @@ def add_flags(parser: argparse.ArgumentParser, model: type[BaseModel]) -> None:
             kwargs["default"] = [] if kwargs.get("action") == "append" and default in ({}, []) else default
         target: Any = parser
         if extra.get("group"):
-            target = groups.setdefault(extra["group"], parser.add_mutually_exclusive_group())
+            if extra["group"] not in groups:
+                groups[extra["group"]] = parser.add_mutually_exclusive_group()
+            target = groups[extra["group"]]
         target.add_argument(flag_name(info.alias or name), dest=name, **kwargs)
 
 
