@@ -94,7 +94,7 @@ def open_seeing(spec: str | None, journal_path: str | None = None, concurrency: 
 
         return Seeing(spec, OCRPerceiver())
     from finereason.models.perceiver import VLMPerceiver
-    from finereason.models.session import LazyClient, RunContext
+    from finereason.models.session import LazyClient
 
     client = LazyClient(inner, journal_path, concurrency, retries, context)
     return Seeing(spec, VLMPerceiver(client.get()), client)

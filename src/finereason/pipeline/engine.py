@@ -17,7 +17,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from multiprocessing import get_context
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from finereason.io.store import Dataset, DatasetError, ShardCounts, atomic_write_json

@@ -23,7 +23,6 @@ DeepSpeed ZeRO-2); the preflight runs on the main process first and the others r
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -313,20 +312,21 @@ def eval_argv(config: TrainConfig, model_dir: Path) -> list[str]:
 
 
 def run_eval(config: TrainConfig, model_dir: Path) -> dict[str, Any]:
-    """Evaluate the final model through ``finereason eval`` when that command exists here."""
-    from finereason import cli
-
+    """Evaluate the final model as ``finereason eval`` would, when the evaluation package is installed."""
     argv = eval_argv(config, model_dir)
-    sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    if "eval" not in sub.choices:
+    try:
+        from finereason.evaluate.commands import config_from_argv, evaluate
+    except ImportError:
         say("train: `finereason eval` is not available in this install; skipped the final evaluation. "
             f"Run it later: finereason {' '.join(argv)}")
         return {"status": "skipped", "reason": "eval command not registered", "argv": argv}
     say(f"train: evaluating the final model: finereason {' '.join(argv)}")
     try:
-        code = cli.main(argv)
-    except SystemExit as e:  # argparse refused the arguments (e.g. an unknown benchmark)
-        code = int(e.code or 2)
+        evaluate(config_from_argv(argv[1:]))  # argv[0] is the command name
+        code = 0
+    except UserError as e:  # refused settings, or a model that failed after its retries
+        say(f"train: the final evaluation failed: {e}")
+        code = 2
     summary_file = Path(config.output.dir) / "eval" / "summary.json"
     result: dict[str, Any] = {"status": "ok" if code == 0 else "failed", "exit_code": code, "argv": argv}
     if code == 0 and summary_file.is_file():
