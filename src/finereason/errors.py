@@ -7,3 +7,7 @@ else is a bug and keeps its traceback.
 
 class UserError(ValueError):
     """An error whose message alone tells the user what to fix."""
+
+
+class EngineError(UserError, RuntimeError):
+    """An engine cannot run here (cluster unreachable, a node without the package); one line, with the fix."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from finereason.models.client import ModelClient
 from finereason.models.journal_set import JournalSet, open_journal
-from finereason.models.spec import load_model
+from finereason.models.backends import load_model
 from finereason.models.types import Message, Model, SamplingParams
 
 

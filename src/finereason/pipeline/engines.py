@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from finereason.errors import UserError
+from finereason.errors import EngineError
 from finereason.pipeline import engine as local
 from finereason.pipeline.manifest import RunInfo
 from finereason.pipeline.stage import ModelStage, Stage, Task
@@ -29,10 +29,6 @@ J = TypeVar("J")
 R = TypeVar("R")
 
 ENGINES = ("local", "ray")
-
-
-class EngineError(UserError, RuntimeError):
-    """An engine cannot run here (cluster unreachable, a node without the package); one line, with the fix."""
 
 
 class Engine(Protocol):

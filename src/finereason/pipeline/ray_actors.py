@@ -158,7 +158,7 @@ class ActorPool:
     def _count(self) -> int:
         if self.engine.actors:
             return self.engine.actors
-        from finereason.pipeline.ray_engine import alive_nodes
+        from finereason.pipeline.ray_nodes import alive_nodes
 
         if self.engine.gpus_per_actor:
             gpus = self.ray.cluster_resources().get("GPU", 0)
@@ -233,7 +233,7 @@ class ActorPool:
         Each actor starts working as soon as it is up, so one that waits for room in the
         cluster (or never gets it) delays nothing; the run ends when every task is done.
         """
-        from finereason.pipeline.ray_engine import explain
+        from finereason.pipeline.ray_nodes import explain
 
         rex = self.ray.exceptions
         queue = deque(tasks)

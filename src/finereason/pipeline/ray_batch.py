@@ -174,7 +174,7 @@ def replicas(engine: RayEngine, ray: Any) -> int:
         return engine.actors
     if engine.gpus_per_actor:
         return max(1, int(ray.cluster_resources().get("GPU", 0) // engine.gpus_per_actor))
-    from finereason.pipeline.ray_engine import alive_nodes
+    from finereason.pipeline.ray_nodes import alive_nodes
 
     return max(1, len(alive_nodes(ray)))
 
@@ -188,7 +188,7 @@ class InJobModel:
     """
 
     def __init__(self, spec: str) -> None:
-        from finereason.models.spec import load_model
+        from finereason.models.backends import load_model
 
         self.model = load_model(spec)
         self.loop = asyncio.new_event_loop()

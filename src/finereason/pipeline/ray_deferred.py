@@ -157,7 +157,7 @@ def accepts_images(spec: str) -> bool:
     from transformers import AutoConfig
 
     from finereason.models.hf import is_vlm_config
-    from finereason.models.tinyvlm import register_processors
+    from finereason.models.processors import register_processors
 
     register_processors()
     return is_vlm_config(AutoConfig.from_pretrained(str(Path(parsed.model).expanduser())))

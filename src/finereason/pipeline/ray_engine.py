@@ -20,7 +20,6 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
-import re
 import socket
 import time
 import uuid
@@ -30,11 +29,12 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from finereason import __version__
+from finereason.errors import EngineError
 from finereason.io.store import Dataset, ShardCounts
 from finereason.pipeline.engine import _status, prepare_output, run_one
-from finereason.pipeline.engines import EngineError
 from finereason.pipeline.manifest import RunInfo, write_manifest
 from finereason.pipeline.progress import StageProgress, say
+from finereason.pipeline.ray_nodes import INSTALL_HINT, alive_nodes, explain, node_label
 from finereason.pipeline.stage import ModelStage, Stage, Task
 
 if TYPE_CHECKING:
@@ -46,33 +46,6 @@ R = TypeVar("R")
 #: How long to wait for a TCP connection to the head before calling the cluster unreachable
 #: (``ray.init`` itself retries a wrong address for minutes).
 CONNECT_TIMEOUT_S = 5.0
-INSTALL_HINT = (
-    "install it in the Python environment that runs `ray start` on that node "
-    f"(pip install 'finereason[ray]=={__version__}', or the same checkout with pip install -e), then rerun"
-)
-
-
-def node_label(node: dict[str, Any]) -> str:
-    """A node as people find it: host name, address and the start of its Ray node id."""
-    return f"{node.get('NodeManagerHostname', '?')} ({node.get('NodeManagerAddress', '?')}, node {node['NodeID'][:8]})"
-
-
-def explain(err: BaseException) -> BaseException:
-    """A remote failure as the error to show: a missing module names its node and the fix; a
-    stage's own exception comes back as itself, as the local engine would raise it."""
-    import ray.exceptions as rex
-
-    text = str(err)
-    missing = re.search(r"No module named '([^']+)'", text)
-    if missing:
-        ip = getattr(err, "ip", None) or (re.search(r"ip=([0-9A-Za-z.:\-]+)", text) or [None, "?"])[1]
-        return EngineError(f"a Ray worker on node {ip} cannot import {missing.group(1)!r}: {INSTALL_HINT}")
-    cause = getattr(err, "cause", None)
-    if isinstance(err, rex.RayTaskError) and isinstance(cause, Exception) and not isinstance(cause, rex.RayError):
-        return cause
-    return err
-
-
 def _same_address(a: str, b: str) -> bool:
     """Do two HOST:PORT name the same head? Ray reports the node's IP where a user may write
     127.0.0.1 or a host name, so a loopback or unresolvable host matches on the port alone."""
@@ -347,7 +320,3 @@ class RayEngine:
                     await pool.close()
         return write_manifest(out, info, [counts[i] for i in sorted(counts)], time.time() - started,
                               model_stage=True)
-
-
-def alive_nodes(ray: ModuleType) -> list[dict[str, Any]]:
-    return [n for n in ray.nodes() if n.get("Alive")]

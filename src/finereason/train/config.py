@@ -273,6 +273,19 @@ def check_combinations(config: TrainConfig) -> None:
     gradient_accumulation(config)
 
 
+def eval_argv(config: TrainConfig, model_dir: Path) -> list[str]:
+    """The ``finereason eval`` command for the final model (as VLM, or as perception module)."""
+    assert config.eval is not None
+    e = config.eval
+    argv = ["eval", "--benchmark", e.benchmark, "--data", e.data, "--out", str(Path(config.output.dir) / "eval"),
+            "--mode", e.mode]
+    if e.mode == "direct":
+        argv += ["--model", f"hf:{model_dir}"]
+    else:
+        argv += ["--perception", f"hf:{model_dir}", "--reasoning", str(e.reasoning)]
+    return argv + list(e.args)
+
+
 def check_eval(config: TrainConfig) -> None:
     """The final evaluation's data exists and ``finereason eval`` accepts its arguments (when installed)."""
     e = config.eval
@@ -282,8 +295,6 @@ def check_eval(config: TrainConfig) -> None:
                                             "and needs a text reasoner (a model spec)")
     if not Path(e.data).exists():
         raise ConfigError("eval.data", f"{e.data}: no such benchmark file or folder")
-    from finereason.train.sft import eval_argv
-
     try:
         from finereason.evaluate.commands import config_from_argv
     except ImportError:

@@ -34,7 +34,7 @@ from typing import Any
 from finereason.errors import UserError
 from finereason.io.store import atomic_write_json
 from finereason.pipeline.progress import say
-from finereason.train.config import ConfigError, TrainConfig, deepspeed_config, gradient_accumulation
+from finereason.train.config import ConfigError, TrainConfig, deepspeed_config, eval_argv, gradient_accumulation
 from finereason.train.data import ExampleStore, PixelBounds, export_files
 from finereason.train.families import Family, freeze, linear_module_names, projector_module_names
 from finereason.train.packing import fill_ratio, pack, single_rows
@@ -296,19 +296,6 @@ def save_final(config: TrainConfig, trainer: Any, processor: Any) -> Path:
     if trainer.is_world_process_zero():
         processor.save_pretrained(final)
     return final
-
-
-def eval_argv(config: TrainConfig, model_dir: Path) -> list[str]:
-    """The ``finereason eval`` command for the final model (as VLM, or as perception module)."""
-    assert config.eval is not None
-    e = config.eval
-    argv = ["eval", "--benchmark", e.benchmark, "--data", e.data, "--out", str(Path(config.output.dir) / "eval"),
-            "--mode", e.mode]
-    if e.mode == "direct":
-        argv += ["--model", f"hf:{model_dir}"]
-    else:
-        argv += ["--perception", f"hf:{model_dir}", "--reasoning", str(e.reasoning)]
-    return argv + list(e.args)
 
 
 def run_eval(config: TrainConfig, model_dir: Path) -> dict[str, Any]:
