@@ -13,9 +13,7 @@ from finereason.errors import UserError
 from finereason.io.store import Dataset
 from finereason.models.types import SamplingParams
 from finereason.pipeline.engines import Engine
-from finereason.pipeline.manifest import RunInfo
-from finereason.pipeline.stage import shard_tasks
-from finereason.pipeline.step import Step, run_model_batches
+from finereason.pipeline.step import Step, run_over_shards
 
 #: Mean completion tokens the MMFineReason paper measured (Table 1 and §2), used by dry runs.
 EXPECTED_TOKENS = {"caption": 610, "distill": 2910}
@@ -63,15 +61,11 @@ class TeacherStep(Step):
         if self.dry_run:
             raise UserError(f"{self.name}: dry_run writes nothing; call estimate() (or `finereason {self.name} "
                             "--dry-run`) instead of running it")
-        source = Dataset(src)
         stage = self.stage(str(out))
-        tasks = shard_tasks(source.shard_paths())
         template = stage.template()
-        info = RunInfo(stage.name, stage.version, stage.settings(), inputs=[str(source.root)],
-                       upstream=source.manifest(),
-                       extra={"teacher_spec": stage.teacher,
-                              "prompt": {"id": template.id, "version": template.version, "sha256": template.sha256}})
-        return run_model_batches(stage, tasks, out, info, engine, overwrite=overwrite)
+        return run_over_shards(stage, src, out, engine, overwrite=overwrite, extra={
+            "teacher_spec": stage.teacher,
+            "prompt": {"id": template.id, "version": template.version, "sha256": template.sha256}})
 
 
 class Caption(TeacherStep):

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict
 from finereason.io.store import Dataset, ShardCounts
 from finereason.pipeline.engines import Engine, LocalEngine
 from finereason.pipeline.manifest import RunInfo
-from finereason.pipeline.stage import ModelStage, Stage, StageResult, Task
+from finereason.pipeline.stage import ModelStage, Stage, StageResult, Task, shard_tasks
 from finereason.schema import Rejection, Sample, row_to_sample
 
 
@@ -92,6 +92,18 @@ def run_model_batches(stage: ModelStage, tasks: list[Task], out: str | os.PathLi
             await stage.aclose()
 
     return asyncio.run(go())
+
+
+def run_over_shards(stage: ModelStage, src: str | os.PathLike[str], out: str | os.PathLike[str],
+                    engine: Engine | None, *, overwrite: bool, shards_in_flight: int = 4,
+                    extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A model stage over dataset ``src``, input shard i to output shard i, the input's manifest
+    kept upstream; ``extra`` goes into the manifest (prompts, model specs)."""
+    source = Dataset(src)
+    tasks = shard_tasks(source.shard_paths())
+    info = RunInfo(stage.name, stage.version, stage.settings(), inputs=[str(source.root)],
+                   upstream=source.manifest(), extra=extra or {})
+    return run_model_batches(stage, tasks, out, info, engine, overwrite=overwrite, shards_in_flight=shards_in_flight)
 
 
 def apply_through_folders(step: Step, samples: list[Sample]) -> StageResult:

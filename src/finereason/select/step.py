@@ -13,8 +13,8 @@ from finereason.models.types import SamplingParams
 from finereason.pipeline.engines import Engine
 from finereason.pipeline.manifest import RunInfo
 from finereason.pipeline.progress import StageProgress, say
-from finereason.pipeline.stage import StageResult, Task, shard_tasks
-from finereason.pipeline.step import Step, apply_through_folders, run_batches, run_model_batches
+from finereason.pipeline.stage import StageResult, Task
+from finereason.pipeline.step import Step, apply_through_folders, run_batches, run_over_shards
 from finereason.schema import Sample
 from finereason.select.caps import GROUPINGS, CapPolicy
 from finereason.select.difficulty import DifficultyStage
@@ -59,11 +59,7 @@ class Difficulty(Step):
     def run(self, src: str | os.PathLike[str] | None, out: str | os.PathLike[str] | None,
             engine: Engine | None = None, *, overwrite: bool = False) -> dict[str, Any]:
         assert src is not None and out is not None
-        source = Dataset(src)
-        stage = self.stage(str(out))
-        tasks = shard_tasks(source.shard_paths())
-        info = RunInfo(stage.name, stage.version, stage.settings(), inputs=[str(source.root)], upstream=source.manifest())
-        return run_model_batches(stage, tasks, out, info, engine, overwrite=overwrite)
+        return run_over_shards(self.stage(str(out)), src, out, engine, overwrite=overwrite)
 
 
 class Select(Step):

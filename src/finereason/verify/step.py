@@ -7,11 +7,8 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
-from finereason.io.store import Dataset
 from finereason.pipeline.engines import Engine
-from finereason.pipeline.manifest import RunInfo
-from finereason.pipeline.stage import shard_tasks
-from finereason.pipeline.step import Step, run_model_batches
+from finereason.pipeline.step import Step, run_over_shards
 from finereason.verify.quality import QualityConfig
 from finereason.verify.stage import VerifyStage
 
@@ -45,9 +42,5 @@ class Verify(Step):
     def run(self, src: str | os.PathLike[str] | None, out: str | os.PathLike[str] | None,
             engine: Engine | None = None, *, overwrite: bool = False) -> dict[str, Any]:
         assert src is not None and out is not None
-        source = Dataset(src)
-        stage = self.stage(str(out))
-        tasks = shard_tasks(source.shard_paths())
-        info = RunInfo(stage.name, stage.version, stage.settings(), inputs=[str(source.root)], upstream=source.manifest())
         # One shard at a time: the verifier's math-verify pool already uses the cores.
-        return run_model_batches(stage, tasks, out, info, engine, overwrite=overwrite, shards_in_flight=1)
+        return run_over_shards(self.stage(str(out)), src, out, engine, overwrite=overwrite, shards_in_flight=1)
