@@ -266,7 +266,7 @@ class ActorPool:
                     raise explain(e) from e
                 await self._lost(actor, e)
                 return
-            except rex.RayError as e:  # the stage's start hook failed: the model cannot serve
+            except rex.RayError as e:  # the stage failed to open: the model cannot serve
                 raise explain(e) from e
             await asyncio.gather(*(lane(actor) for _ in range(self.per_actor)))
 

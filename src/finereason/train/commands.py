@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from finereason.train.config import RECIPE_DIR, shipped_recipes
@@ -212,9 +211,8 @@ def run_vet_command(args: argparse.Namespace) -> int:
     try:
         manifest = asyncio.run(go())
     except ModelError as e:
-        print(f"finereason vet build: error: a model request failed after retries ({e}); rerun the same command "
-              "to resume (answered requests are journaled)", file=sys.stderr)
-        return 1
+        raise UserError(f"vet build: a model request failed after retries ({e}); rerun the same command "
+                        "to resume (answered requests are journaled)") from e
     print_summary(manifest)
     return 0
 
