@@ -177,3 +177,15 @@ def test_run_and_the_python_api_write_the_same_shards_and_manifests(tmp_path):
         assert shards == sorted(p.relative_to(b) for p in b.rglob("*.parquet") if ".dedup" not in p.parts), name
         for rel in shards:
             assert pq.read_table(a / rel).equals(pq.read_table(b / rel)), f"{name}/{rel}"
+
+
+def test_a_recipe_stage_may_run_on_an_engine_of_its_own(tmp_path):
+    from finereason.pipeline.recipe import load_recipe
+
+    path = tmp_path / "r.yaml"
+    path.write_text("name: t\nout: o\nworkers: 3\nsource: {synth: {n: 2}}\n"
+                    "stages: [{clean: {max_side: 64}}, {dedup: {workers: 1, no_near: true}}]\n")
+    pipeline = Pipeline.from_recipe(load_recipe(path), str(path))
+    (clean, clean_engine), (dedup, dedup_engine) = pipeline.steps
+    assert clean == Clean(max_side=64) and clean_engine.workers == 3
+    assert dedup == Dedup(no_near=True) and dedup_engine.workers == 1 and dedup_engine.name == "local"

@@ -12,14 +12,12 @@ from finereason.pipeline.options import add_run_options, print_summary
 
 _ABOUT = {
     "caption": (
-        "write a dense caption of each sample's images with a teacher model",
         "The caption prompt asks for '### Image N: <category>' from a fixed taxonomy, a scene summary,\n"
         "a component breakdown, relationships, properties the question needs, and ambiguities.\n"
         "Writes `caption`. Captions are for analysis and image categories, not training (as the paper).",
         "finereason caption runs/dedup --teacher openai:Qwen/Qwen3-VL-235B-A22B-Instruct@http://gpu1:8000/v1 --out runs/captioned",
     ),
     "distill": (
-        "distill long chain-of-thought from a teacher model into `response`",
         "The teacher sees the image(s) and the question only (the caption is withheld, so the\n"
         "reasoning cannot take a text-only shortcut) and answers in four phases ending in\n"
         "<answer>…</answer>. A server's separate reasoning field is folded back as <think>…</think>.\n"
@@ -33,9 +31,9 @@ STEPS: dict[str, type[TeacherStep]] = {"caption": Caption, "distill": Distill}
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    for kind, (short, about, example) in _ABOUT.items():
+    for kind, (about, example) in _ABOUT.items():
         p = sub.add_parser(
-            kind, help=short,
+            kind, help=STEPS[kind].summary,
             description=(
                 f"{about}\n\nEvery completed request is journaled (OUT/journal.sqlite): rerun the same command\n"
                 "after a crash and only unanswered requests are sent; failed ones are retried.\n\n"
