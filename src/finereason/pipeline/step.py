@@ -47,7 +47,7 @@ class Step(BaseModel):
 
     def stage(self, out: str | None = None) -> Stage | ModelStage:
         """The batch transform these options configure (``out``: where journals go, if any)."""
-        raise NotImplementedError(f"{self.name} works on a whole dataset at once; use apply() or run()")
+        raise NotImplementedError(f"{self.name} has no batch transform to run in memory; use run(src, out)")
 
     def apply(self, samples: list[Sample]) -> StageResult:
         """This stage on samples in memory (copied first: the list given is left as it was)."""
