@@ -86,7 +86,8 @@ async def run_in_rounds(engine: RayEngine, stage: ModelStage, tasks: Iterable[Ta
         if not spool.count:
             shutil.rmtree(spool.root, ignore_errors=True)  # every answer is in the journal
             extra = {**info.extra, "ray_data_llm": {"rounds": rounds, "replicas": replicas(engine, ray)}}
-            return write_manifest(out, replace(info, extra=extra), out.done_counts(), time.time() - started)
+            return write_manifest(out, replace(info, extra=extra), out.done_counts(), time.time() - started,
+                                  model_stage=True)
         say(f"ray data: round {spool.round}: {spool.count} request(s) to answer ("
             + ", ".join(f"{n} for {spec}" for spec, n in spool.by_model.items()) + ")")
         rounds.append({"round": spool.round, "requests": dict(spool.by_model)})
