@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -112,7 +113,10 @@ def _readme_example() -> str:
 def test_the_readme_pipeline_runs_as_written(tmp_path):
     script = tmp_path / "example.py"
     script.write_text(_readme_example())
-    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=1200)
+    here = str(Path(finereason.__file__).resolve().parents[1])  # the finereason these tests import
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([here, *filter(None, [os.environ.get("PYTHONPATH")])])}
+    done = subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=1200)
     assert done.returncode == 0, done.stderr[-3000:]
     out = tmp_path / "runs" / "python-demo"
     run = json.loads((out / "run.json").read_text())
