@@ -130,7 +130,7 @@ def _normalised(value, roots):
     """A manifest with its run's folders replaced and timing fields dropped, at any depth."""
     if isinstance(value, dict):
         return {k: _normalised(v, roots) for k, v in value.items()
-                if k not in ("elapsed_s", "shard_seconds", "created", "recipe_file")}
+                if not k.endswith(("_s", "_seconds")) and k not in ("created", "recipe_file")}
     if isinstance(value, list):
         return [_normalised(v, roots) for v in value]
     if isinstance(value, str):
