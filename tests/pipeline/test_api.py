@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+import yaml
 
 import finereason
 from finereason import Clean, Dedup, Pipeline, Synth, Verify
@@ -66,7 +67,14 @@ def test_the_recipe_schema_has_every_stage_and_its_options():
     assert list(stages) == list(STAGES)
     distill = stages["distill"]["properties"]["distill"]["anyOf"][0]
     assert distill["required"] == ["teacher"] and distill["properties"]["max_tokens"]["default"] == 16384
+    assert distill["properties"]["workers"]["type"] == "integer" and distill["additionalProperties"] is False
     assert set(schema["properties"]["source"]["properties"]) == {"synth", "ingest"}
+    jsonschema = pytest.importorskip("jsonschema")
+    for shipped in ("demo", "mmfinereason"):
+        jsonschema.validate(yaml.safe_load((REPO / "src/finereason/recipes" / f"{shipped}.yaml").read_text()), schema)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate({"name": "t", "out": "o", "source": {"synth": {"n": 2}},
+                             "stages": [{"clean": {"max_sid": 3}}]}, schema)
 
 
 def test_steps_run_on_samples_in_memory_and_leave_them_as_they_were():
@@ -142,8 +150,6 @@ def _normalised(value, roots):
 @pytest.mark.slow
 def test_run_and_the_python_api_write_the_same_shards_and_manifests(tmp_path):
     """The demo recipe (n=2; sampling seeded, as unseeded sampling differs run to run) two ways."""
-    import yaml
-
     recipe = yaml.safe_load((REPO / "src" / "finereason" / "recipes" / "demo.yaml").read_text())
     recipe["source"]["synth"]["n"] = 2
     recipe["workers"] = 1

@@ -66,9 +66,16 @@ def recipe_schema() -> dict[str, Any]:
     def options(entries: dict[str, Entry]) -> dict[str, Any]:
         return {name: e.step.model_json_schema(by_alias=True) for name, e in entries.items()}
 
+    engine_keys = {"workers": {"type": "integer", "exclusiveMinimum": 0}, "engine": {"enum": ["local", "ray"]},
+                   "address": {"type": "string"}, "gpus_per_actor": {"type": "number", "minimum": 0},
+                   "ray_data_llm": {"type": "boolean"}}
+    assert set(engine_keys) == set(ENGINE_KEYS)
+    stages = options(STAGES)
+    for schema in stages.values():  # a stage may also run on an engine of its own
+        schema["properties"] = {**schema.get("properties", {}), **engine_keys}
     stage_items = [{"type": "object", "properties": {name: {"anyOf": [schema, {"type": "null"}]}},
                     "required": [name], "additionalProperties": False}
-                   for name, schema in options(STAGES).items()]
+                   for name, schema in stages.items()]
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "finereason recipe",
