@@ -42,7 +42,7 @@ def one(engine: str, workers: int, n: int, shard_size: int, root: Path, address:
     from finereason.pipeline.engines import get_engine
     from finereason.pipeline.manifest import RunInfo
     from finereason.pipeline.stage import Task
-    from finereason.synth.commands import SynthStage
+    from finereason.synth.stage import SynthStage
 
     flags = ["--engine", engine, "--workers", str(workers)] + (["--address", address] if address else [])
     eng = get_engine(engine, address, workers)

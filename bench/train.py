@@ -74,7 +74,8 @@ def qwen3vl_2b_shape(out: Path) -> Path:
     """A random Qwen3-VL with Qwen3-VL-2B's layer sizes (untested: needs a GPU)."""
     from transformers import Qwen2VLImageProcessorPil, Qwen3VLConfig, Qwen3VLForConditionalGeneration
 
-    from finereason.models.tinyvlm import FinereasonQwen3VLProcessor, build_tokenizer
+    from finereason.models.processors import FinereasonQwen3VLProcessor
+    from finereason.testing.tinyvlm import build_tokenizer
 
     tok = build_tokenizer(extra_tokens=["<|vision_start|>", "<|vision_end|>", "<|image_pad|>", "<|video_pad|>"])
     ids = {k: tok.convert_tokens_to_ids(t) for k, t in (("vision_start_token_id", "<|vision_start|>"),
@@ -143,7 +144,7 @@ def main(argv: list[str] | None = None) -> int:
         root = Path(tmp)
         export = make_export(root / "data", args.samples, args.seed)
         if args.model == "tiny":
-            from finereason.models.tinyvlm import build_tiny_vlm
+            from finereason.testing.tinyvlm import build_tiny_vlm
 
             model = build_tiny_vlm(args.family, root / "model")
         else:

@@ -101,7 +101,7 @@ def main() -> None:
 
     model = args.model or args.out / f"{args.kind}-vlm"
     if not (model / "config.json").exists():
-        from finereason.models.tinyvlm import build_demo_vlm, build_tiny_vlm
+        from finereason.testing.tinyvlm import build_demo_vlm, build_tiny_vlm
 
         if args.kind == "demo":
             build_demo_vlm(model)

@@ -22,7 +22,6 @@ COMMAND_MODULES = [
     "finereason.models.commands",
     "finereason.distill.commands",
     "finereason.verify.commands",
-    "finereason.select.difficulty",
     "finereason.select.commands",
     "finereason.export.commands",
     "finereason.report.commands",

@@ -11,6 +11,10 @@ class UserError(ValueError):
     """An error whose message alone tells the user what to fix."""
 
 
+class EngineError(UserError, RuntimeError):
+    """An engine cannot run here (cluster unreachable, a node without the package); one line, with the fix."""
+
+
 def disk_full(exc: BaseException, where: str | None = None) -> str | None:
     """One line for a full disk or quota (``ENOSPC``/``EDQUOT``, also as pyarrow words it), naming
     the path being written (the exception's, else ``where``); ``None`` for any other error."""

@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw, ImageFont
 pytest.importorskip("torch")
 pytest.importorskip("transformers")
 
-from finereason.models.tinyvlm import FAMILIES, build_tiny_lm, build_tiny_vlm  # noqa: E402
+from finereason.testing.tinyvlm import FAMILIES, build_tiny_lm, build_tiny_vlm  # noqa: E402
 
 
 def _png(color: str = "red", size: tuple[int, int] = (96, 72)) -> bytes:

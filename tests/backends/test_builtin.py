@@ -63,7 +63,7 @@ def test_smollm2_cache_is_reused(smollm2):
 @needs_wheel
 def test_demo_vlm_speaks_real_english(smollm2, tmp_path, png):
     from finereason.models.hf import load
-    from finereason.models.tinyvlm import build_demo_vlm
+    from finereason.testing.tinyvlm import build_demo_vlm
 
     model = load(f"hf:{build_demo_vlm(tmp_path / 'demo')}")
     assert model.accepts_images

@@ -6,7 +6,8 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModelForImageTextToText, AutoProcessor
 
-from finereason.models.tinyvlm import FAMILIES, QWEN_PROCESSORS, build_tiny_vlm
+from finereason.models.processors import QWEN_PROCESSORS
+from finereason.testing.tinyvlm import FAMILIES, build_tiny_vlm
 from finereason.models.types import SamplingParams
 
 GREEDY = SamplingParams(max_tokens=8, temperature=0)

@@ -116,7 +116,7 @@ def run(stage: LLMClean, samples: list) -> tuple[dict, dict, Counter]:
     res = asyncio.run(stage.run(samples))
     kept = {s.id: s for s in res.kept}
     rejected = {r.sample.id: r for r in res.rejected}
-    return kept, rejected, Counter(res.extra)
+    return kept, rejected, Counter({**res.stats, "failed": res.failed})
 
 
 def test_outcomes() -> None:
@@ -280,10 +280,10 @@ def test_real_model_smoke(tmp_path: Path) -> None:
             await client.aclose()
 
     res = asyncio.run(go())
-    assert len(res.kept) + len(res.rejected) == 1 and res.extra["llm_clean_requests"] == 1
+    assert len(res.kept) + len(res.rejected) == 1 and res.stats["llm_clean_requests"] == 1
     outcomes = ("llm_clean_no_problem", "llm_clean_changed", "llm_clean_same_text", "llm_clean_unparsed",
                 "llm_clean_non_answerable", "llm_clean_failed")
-    assert sum(res.extra.get(k, 0) for k in outcomes) == 1
+    assert sum({**res.stats, "failed": res.failed}.get(k, 0) for k in outcomes) == 1
 
 
 # ---- the optional LLM answer-extraction pass (--llm-answers) ----------------------------------

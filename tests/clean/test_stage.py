@@ -232,4 +232,4 @@ def test_open_ended_samples_pass_without_an_answer() -> None:
     [kept] = result.kept
     assert kept.answer is None and kept.answer_type == "open"
     assert [r.reason for r in result.rejected] == ["missing_answer"]
-    assert result.extra["open_ended"] == 1
+    assert result.stats["open_ended"] == 1

@@ -187,7 +187,7 @@ def test_vlm_perceiver_requests_are_journaled(server, problems, tmp_path):
     import sqlite3
 
     from finereason.distill.messages import open_seeing
-    from finereason.models.tinyvlm import build_tiny_vlm
+    from finereason.testing.tinyvlm import build_tiny_vlm
 
     srv, url = server
     vlm = build_tiny_vlm("idefics3", tmp_path / "vlm")

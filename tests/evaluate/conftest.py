@@ -30,7 +30,7 @@ def tiny_models(tmp_path_factory) -> dict[str, str]:
     """Model specs of tiny random models built offline: two VLM perceivers and a text LM."""
     pytest.importorskip("torch")
     pytest.importorskip("transformers")
-    from finereason.models.tinyvlm import build_tiny_lm, build_tiny_vlm
+    from finereason.testing.tinyvlm import build_tiny_lm, build_tiny_vlm
 
     root = tmp_path_factory.mktemp("tiny-models")
     return {

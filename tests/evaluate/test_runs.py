@@ -36,7 +36,7 @@ class _Shared:
 @pytest.fixture(scope="module")
 def shared_models():
     """Load each model spec once per module (SmolLM2 takes seconds to load on two cores)."""
-    from finereason.models.spec import load_model
+    from finereason.models.backends import load_model
 
     cache: dict[str, _Shared] = {}
 

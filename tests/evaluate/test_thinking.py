@@ -43,7 +43,7 @@ def test_command_module_constants_match():
 
 
 def test_suppression_ids_come_from_the_tokenizer():
-    from finereason.models.tinyvlm import build_tokenizer
+    from finereason.testing.tinyvlm import build_tokenizer
 
     tok = build_tokenizer()
     sup = suppression_from_tokenizer(tok, ("answer", "chart"))

@@ -163,7 +163,7 @@ def test_trl_rows_go_through_a_vlm_processor(datasets, exports, tmp_path_factory
     torch = pytest.importorskip("torch")
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    from finereason.models.tinyvlm import build_tiny_vlm
+    from finereason.testing.tinyvlm import build_tiny_vlm
 
     model_dir = build_tiny_vlm("idefics3", tmp_path_factory.mktemp("tiny") / "idefics3")
     processor = AutoProcessor.from_pretrained(model_dir)

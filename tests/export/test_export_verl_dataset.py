@@ -24,7 +24,7 @@ from transformers import AutoProcessor  # noqa: E402
 from finereason.cli import main  # noqa: E402
 from finereason.io.images import make_image  # noqa: E402
 from finereason.io.store import Dataset, ShardCounts, atomic_write_json  # noqa: E402
-from finereason.models.tinyvlm import build_tiny_vlm  # noqa: E402
+from finereason.testing.tinyvlm import build_tiny_vlm  # noqa: E402
 from finereason.reward import compute_score  # noqa: E402
 from finereason.schema import Sample, stable_id  # noqa: E402
 

@@ -12,9 +12,9 @@ import pytest
 
 from finereason.errors import UserError
 from finereason.models.client import ModelClient
-from finereason.models.deferred import DeferredModel, Spool, decode_messages, decode_params, encode_messages
+from finereason.pipeline.ray_deferred import DeferredModel, deferring_loader, Spool, decode_messages, decode_params, encode_messages
 from finereason.models.journal import Journal, request_key
-from finereason.models.session import LazyClient, deferring
+from finereason.models.session import LazyClient, RunContext
 from finereason.models.types import Completion, ModelError, SamplingParams
 
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
@@ -86,7 +86,7 @@ def test_deferred_models_are_in_job_models_with_a_journal(tmp_path: Path) -> Non
         DeferredModel("openai:m@http://127.0.0.1:1/v1", spool, "j.sqlite")
     with pytest.raises(UserError, match="needs a request journal"):
         DeferredModel("builtin:smollm2", spool, None)
-    with deferring(spool):
-        client = LazyClient("builtin:smollm2", str(tmp_path / "j.sqlite")).get()
+    context = RunContext(loader=deferring_loader(spool))
+    client = LazyClient("builtin:smollm2", str(tmp_path / "j.sqlite"), context=context).get()
     assert isinstance(client.model, DeferredModel) and not client.model.accepts_images
     assert client.model_id == "builtin:smollm2"  # the key a direct run with the real model uses

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from finereason.models import Completion, Journal, ModelClient, SamplingParams, request_key
 from finereason.models.journal_set import JournalSet, journal_dir, open_journal, seal
-from finereason.models.session import LazyClient, RunShare, share_run
+from finereason.models.session import LazyClient, RunContext, RunShare
 
 PARAMS = SamplingParams(max_tokens=8)
 
@@ -128,13 +128,10 @@ def test_a_request_answered_by_another_actor_is_not_sent_again(tmp_path: Path) -
 
 def test_actors_split_the_requests_in_flight(tmp_path: Path) -> None:
     spec = "openai:m@http://127.0.0.1:9/v1,http://127.0.0.1:10/v1"  # two endpoints, 64 each by default
-    try:
-        share_run(RunShare(writer="r1-000", run="r1", concurrency_share=1 / 3))
-        client = LazyClient(spec, str(tmp_path / "journal.sqlite")).get()
-        assert client.concurrency == 43  # ceil(128 / 3)
-        assert client.journal.path == tmp_path / "journal.d" / "r1-000.sqlite"
-        client.journal.close()
-        assert LazyClient(spec, None, concurrency=4).get().concurrency == 2
-    finally:
-        share_run(RunShare())
-    assert LazyClient(spec, None).get().concurrency == 128
+    actor = RunContext(share=RunShare(writer="r1-000", run="r1", concurrency_share=1 / 3))
+    client = LazyClient(spec, str(tmp_path / "journal.sqlite"), context=actor).get()
+    assert client.concurrency == 43  # ceil(128 / 3)
+    assert client.journal.path == tmp_path / "journal.d" / "r1-000.sqlite"
+    client.journal.close()
+    assert LazyClient(spec, None, concurrency=4, context=actor).get().concurrency == 2
+    assert LazyClient(spec, None).get().concurrency == 128  # no context: alone, the whole limit

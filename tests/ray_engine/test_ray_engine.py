@@ -77,7 +77,7 @@ def test_stage1_ingest_clean_dedup_on_ray_matches_local(cluster, raw_jsonl: Path
 def test_distill_with_a_real_model_on_ray_matches_local(cluster, tmp_path: Path) -> None:
     """A tiny real Llama (hf:, greedy) as teacher in a client actor on each node."""
     pytest.importorskip("transformers")
-    from finereason.models.tinyvlm import build_tiny_lm
+    from finereason.testing.tinyvlm import build_tiny_lm
 
     teacher = f"hf:{build_tiny_lm(tmp_path / 'lm')}"
     for engine in ("ray", "local"):
@@ -159,7 +159,7 @@ def test_ray_data_llm_distill_matches_local(cluster, tmp_path: Path) -> None:
     """--ray-data-llm: the tiny LM answers on a Ray Data actor pool (one replica per node); the
     output is the local engine's, and the answers are in the run's journal."""
     pytest.importorskip("transformers")
-    from finereason.models.tinyvlm import build_tiny_lm
+    from finereason.testing.tinyvlm import build_tiny_lm
 
     teacher = f"hf:{build_tiny_lm(tmp_path / 'lm')}"
     src = tmp_path / "synth"
@@ -183,7 +183,7 @@ def test_ray_data_llm_runs_a_perceiver_round_then_a_reasoner_round(cluster, tmp_
     """A VLM perceiver and a text teacher, both in the job: round 1 describes the images, round 2
     answers prompts that embed those descriptions. A local rerun on the same journal pays nothing."""
     pytest.importorskip("transformers")
-    from finereason.models.tinyvlm import build_tiny_lm, build_tiny_vlm
+    from finereason.testing.tinyvlm import build_tiny_lm, build_tiny_vlm
 
     teacher = f"hf:{build_tiny_lm(tmp_path / 'lm')}"
     perceiver = f"hf:{build_tiny_vlm('idefics3', tmp_path / 'vlm')}"

@@ -14,7 +14,7 @@ pytest.importorskip("torch")
 pytest.importorskip("trl")
 pytest.importorskip("peft")
 
-from finereason.models.tinyvlm import FAMILIES, build_tiny_lm, build_tiny_vlm  # noqa: E402
+from finereason.testing.tinyvlm import FAMILIES, build_tiny_lm, build_tiny_vlm  # noqa: E402
 from train_helpers import export, toy_samples, write_dataset  # noqa: E402
 
 

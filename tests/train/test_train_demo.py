@@ -16,7 +16,7 @@ from train_helpers import export, write_dataset
 
 @pytest.mark.slow
 def test_demo_vlm_fine_tunes_on_synthetic_problems_and_answers_through_eval(tmp_path):
-    from finereason.models.tinyvlm import build_demo_vlm
+    from finereason.testing.tinyvlm import build_demo_vlm
 
     try:
         model = build_demo_vlm(tmp_path / "demo-vlm")

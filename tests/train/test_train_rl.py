@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from finereason.cli import main
-from finereason.models.tinyvlm import build_tiny_vlm
+from finereason.testing.tinyvlm import build_tiny_vlm
 from finereason.train.config import ConfigError
 from finereason.train.rl import grpo_args
 from finereason.train.rl_config import load_rl_config, shipped_rl_recipes

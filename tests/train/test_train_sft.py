@@ -163,7 +163,7 @@ def test_the_cli_trains_then_evaluates_the_final_model_with_finereason_eval(tiny
 
 def test_a_trained_perception_module_is_evaluated_as_the_perceiver(tmp_path, tiny, toy_export):
     from finereason.train.config import ConfigError
-    from finereason.train.sft import eval_argv
+    from finereason.train.config import eval_argv
 
     raw = recipe(tiny["qwen2_vl"], toy_export, tmp_path / "out")
     raw["eval"] = {"benchmark": "canonical", "data": str(toy_export), "mode": "extract-think",

@@ -25,7 +25,7 @@ def _run(stage: VerifyStage, samples: list[Sample]) -> tuple[list[Sample], dict]
     async def go() -> tuple[list[Sample], dict]:
         try:
             result = await stage.run(samples)
-            return result.kept, result.extra
+            return result.kept, result.stats
         finally:
             await stage.aclose()
 

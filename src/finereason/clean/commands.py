@@ -3,17 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
-from pathlib import Path
-from typing import Any
 
-from finereason.clean.stage import CleanStage
-from finereason.io.store import Dataset, DatasetError
-from finereason.pipeline.engines import EngineError, engine_from_args
-from finereason.pipeline.manifest import RunInfo
+from finereason.clean.step import Clean
+from finereason.pipeline.engines import engine_from_args
+from finereason.pipeline.flags import add_flags, options_from_args
 from finereason.pipeline.options import add_run_options, print_summary
-from finereason.pipeline.stage import shard_tasks
 
 DESCRIPTION = """\
 Clean a dataset's samples, shard by shard, into a new dataset folder:
@@ -52,140 +47,21 @@ examples:
 """
 
 
-def _positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
-    return value
-
-
-def _aspect(text: str) -> float:
-    value = float(text)
-    if value != 0 and value < 1:
-        raise argparse.ArgumentTypeError(f"must be 0 (off) or at least 1, got {value}")
-    return value
-
-
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "clean",
-        help="clean images, question text, options and answers; reject unusable samples with a reason",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = sub.add_parser("clean", help=Clean.summary, description=DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dir", metavar="DIR", help="input dataset folder (from ingest, synth or another stage)")
     add_run_options(p, models=True)
-    p.add_argument("--max-side", type=_positive_int, default=2048, metavar="PX",
-                   help="shrink images so the longest side is at most PX, keeping aspect (default 2048)")
-    p.add_argument("--max-aspect", type=_aspect, default=200.0, metavar="R",
-                   help="reject images whose long/short side ratio exceeds R; Qwen-VL processors fail "
-                        "above 200 (default 200; 0 = off)")
-    p.add_argument("--max-text-chars", type=_positive_int, default=100_000, metavar="N",
-                   help="reject a sample whose question, an option or the answer is longer than N characters "
-                        "(text_too_long), before any other step; the longest question of the MMFineReason "
-                        "sample has 2,323 (default 100000)")
-    p.add_argument("--llm", metavar="MODEL_SPEC",
-                   help="also clean each question with this model (e.g. openai://host:8000/v1/<model>, hf:<path>)")
-    p.add_argument("--llm-prompt", default="clean", metavar="NAME|FILE",
-                   help="prompt template for --llm: a bundled name or a .txt file (default: clean)")
-    p.add_argument("--llm-answers", action="store_true",
-                   help="with --llm: ask the model for the final answer of samples whose answer the rules "
-                        "cannot extract (prompt answer_extraction), instead of rejecting them")
-    p.add_argument("--journal", metavar="FILE", help="request journal for --llm (default OUT/journal.sqlite)")
-    p.add_argument("--concurrency", type=_positive_int, default=None, metavar="N",
-                   help="--llm requests in flight (default: the backend's)")
+    add_flags(p, Clean)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    source = Dataset(args.dir)
-    paths = source.shard_paths()
-    if not paths:
-        raise DatasetError(f"{args.dir}: no shards in data/ (nothing to clean)")
-    stage = CleanStage(max_side=args.max_side, max_aspect=args.max_aspect, max_text_chars=args.max_text_chars)
-    inputs = [str(Path(args.dir).resolve())]
-    if getattr(args, "llm_answers", False) and not args.llm:
-        print("finereason clean: error: --llm-answers needs --llm MODEL_SPEC (the model that extracts)",
-              file=sys.stderr)
-        return 2
-    if args.llm:
-        return _run_with_llm(args, stage, paths, inputs, source.manifest())
-    info = RunInfo(stage.name, stage.version, stage.settings(), inputs, upstream=source.manifest())
-    manifest = engine_from_args(args).run_stage(stage, shard_tasks(paths), args.out, info, workers=args.workers,
-                                                total=len(paths), overwrite=args.overwrite)
-    print_summary(manifest)
-    return 0
-
-
-def _run_with_llm(args: argparse.Namespace, stage: CleanStage, paths: list[Path], inputs: list[str],
-                  upstream: dict) -> int:
-    """Rules then the LLM as one async stage, through the journaled client.
-
-    The model and the journal (``--journal``, default OUT/journal.sqlite) are opened by the
-    engine once the output folder is checked, so a rerun after a kill pays only for requests
-    that had not finished, and a shard with failed requests is redone.
-    """
-    try:
-        from finereason.models import SpecError, parse_spec
-        from finereason.models.session import LazyClient
-        from finereason.prompts import PromptError, load_prompt
-    except ImportError as e:
-        print(f"finereason clean: error: --llm needs the model layer, which cannot be loaded ({e})", file=sys.stderr)
-        return 2
-    from finereason.clean.llm import LLMClean, RulesThenLLM
-    from finereason.clean.llm_answers import LLMAnswers
-
-    try:
-        prompt = load_prompt(args.llm_prompt, expect=["question"])
-        answer_prompt = load_prompt("answer_extraction", expect=["question", "solution"]) if args.llm_answers else None
-        model_id = parse_spec(args.llm).model_id  # not the endpoints: moving hosts must not block a resume
-    except (SpecError, PromptError) as e:
-        print(f"finereason clean: error: --llm {args.llm}: {e}", file=sys.stderr)
-        return 2
-    model = _OpenedLater(LazyClient(args.llm, args.journal or f"{args.out}/journal.sqlite", args.concurrency))
-    answers = LLMAnswers(model, answer_prompt, model_id=model_id) if answer_prompt else None
-    combined = RulesThenLLM(stage, LLMClean(model, prompt, model_id=model_id), answers)
-    prompts = {"clean": prompt.ref, **({"answer_extraction": answer_prompt.ref} if answer_prompt else {})}
-    info = RunInfo(combined.name, combined.version, combined.settings(), inputs, upstream=upstream,
-                   extra={"prompts": prompts, "models": {"clean": args.llm}})
-
-    async def go() -> dict:
-        try:
-            return await engine_from_args(args).run_async_stage(
-                combined, shard_tasks(paths), args.out, info, total=len(paths), overwrite=args.overwrite,
-                status=model.status, start=model.open)
-        finally:
-            await model.lazy.aclose()
-
-    try:
-        manifest = asyncio.run(go())
-    except EngineError:
-        raise  # about the cluster, not the model: the CLI prints it as it is
-    except (SpecError, ImportError, OSError, RuntimeError) as e:
-        print(f"finereason clean: error: --llm {args.llm}: {e}", file=sys.stderr)
-        return 2
+    step = options_from_args(Clean, args)
+    manifest = step.run(args.dir, args.out, engine_from_args(args), overwrite=args.overwrite)
     print_summary(manifest)
     failed = manifest.get("stats", {}).get("failed", 0)
     if failed:
         print(f"clean: {failed} model requests failed (samples kept unchanged, flagged llm_clean_failed); "
               "rerun the same command to retry them", file=sys.stderr)
     return 0
-
-
-class _OpenedLater:
-    """The model for :class:`LLMClean`, opened by the engine's ``start`` hook (after the output
-    folder is checked, so the journal never lands in a folder the run then refuses)."""
-
-    def __init__(self, lazy: Any) -> None:
-        self.lazy = lazy
-
-    def open(self) -> None:
-        self.lazy.get()
-
-    async def complete(self, messages: list, params: Any) -> list:
-        return await self.lazy.get().complete(messages, params)
-
-    def status(self) -> str:
-        client = self.lazy.get()
-        u = client.usage
-        return f"{u.requests} requests · {u.cached} journaled · {u.failed} failed · {client.in_flight} in flight"

@@ -238,7 +238,8 @@ class LLMClean:
         results = await asyncio.gather(*(self.clean_one(s, counts) for s in batch))
         kept = [r for r in results if isinstance(r, Sample)]
         rejected = [r for r in results if isinstance(r, Rejection)]
-        return StageResult(kept, rejected, extra=dict(counts))
+        failed = counts.pop("failed", 0)
+        return StageResult(kept, rejected, failed=failed, stats=dict(counts))
 
     async def clean_one(self, sample: Sample, counts: Counter[str]) -> Sample | Rejection:
         messages: list[Message] = [{"role": "user", "content": self._render(sample.question)}]
@@ -246,7 +247,7 @@ class LLMClean:
         try:
             completions = await self.model.complete(messages, self.params)
         except ModelError as e:
-            counts["failed"] += 1  # the engine's key: a shard with failures is redone on rerun
+            counts["failed"] += 1  # StageResult.failed: a shard with failures is redone on rerun
             return _unchanged(sample, "llm_clean_failed", str(e))
         if not completions:
             counts["llm_clean_unparsed"] += 1
@@ -330,16 +331,57 @@ class RulesThenLLM:
             out["llm_answers"] = self.answers.settings()
         return out
 
+    def open(self, context: Any = None) -> None:
+        if isinstance(self.llm.model, SessionModel):
+            self.llm.model.open(context)
+
+    def status(self) -> str:
+        return self.llm.model.status() if isinstance(self.llm.model, SessionModel) else ""
+
+    async def aclose(self) -> None:
+        if isinstance(self.llm.model, SessionModel):
+            await self.llm.model.aclose()
+
     async def run(self, batch: list[Sample]) -> StageResult:
         first = await asyncio.to_thread(self.rules, batch)
-        extra = Counter(first.extra)
+        stats = Counter(first.stats)
         kept, rejected = list(first.kept), list(first.rejected)
+        failed = first.failed
         if self.answers is not None:
-            rescued, rejected = await self.answers.rescue(rejected, extra)
+            rescued, rejected = await self.answers.rescue(rejected, stats)
+            failed += stats.pop("failed", 0)
             again = await asyncio.to_thread(self.rules, rescued)
-            extra.update(again.extra)
+            stats.update(again.stats)
+            failed += again.failed
             kept += again.kept
             rejected += again.rejected
         second = await self.llm.run(kept)
-        extra.update(second.extra)
-        return StageResult(second.kept, rejected + second.rejected, records_in=len(batch), extra=dict(extra))
+        stats.update(second.stats)
+        return StageResult(second.kept, rejected + second.rejected, records_in=len(batch),
+                           failed=failed + second.failed, stats=dict(stats))
+
+
+class SessionModel:
+    """The journaled model of ``clean --llm``, opened by the stage's ``open`` once the engine has
+    checked the output folder (so the journal never lands in a folder the run then refuses)."""
+
+    def __init__(self, spec: str, journal_path: str | None, concurrency: int | None = None) -> None:
+        from finereason.models.session import LazyClient  # the model layer only when --llm is used
+
+        self.lazy = LazyClient(spec, journal_path, concurrency)
+
+    def open(self, context: Any = None) -> None:
+        if self.lazy._client is None:
+            self.lazy.context = context
+        self.lazy.get()
+
+    async def complete(self, messages: list[Message], params: SamplingParams) -> list[Completion]:
+        return await self.lazy.get().complete(messages, params)
+
+    def status(self) -> str:
+        client = self.lazy.get()
+        u = client.usage
+        return f"{u.requests} requests · {u.cached} journaled · {u.failed} failed · {client.in_flight} in flight"
+
+    async def aclose(self) -> None:
+        await self.lazy.aclose()

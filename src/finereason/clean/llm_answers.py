@@ -96,7 +96,7 @@ class LLMAnswers:
         try:
             completions = await self.model.complete(messages, self.params)
         except ModelError as e:
-            counts["failed"] += 1  # the engine's key: a shard with failures is redone on rerun
+            counts["failed"] += 1  # RulesThenLLM moves it to StageResult.failed: a shard with failures is redone on rerun
             return still(f"request failed ({e})")
         if not completions or completions[0].truncated:
             counts["llm_answer_unparsed"] += 1

@@ -58,7 +58,7 @@ class CleanStage:
                 rejected.append(out)
             else:
                 kept.append(out)
-        return StageResult(kept, rejected, extra=dict(counts))
+        return StageResult(kept, rejected, stats=dict(counts))
 
     def _too_long(self, sample: Sample) -> str:
         """Which text is over ``max_text_chars`` ('' if none), checked before any costly step."""

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
 
-from finereason.dedup.run import run_dedup
-from finereason.dedup.signatures import DedupSettings
+from finereason.dedup.step import Dedup
 from finereason.pipeline.engines import engine_from_args
+from finereason.pipeline.flags import add_flags, options_from_args
 from finereason.pipeline.options import add_run_options, print_summary
 
 DESCRIPTION = """\
@@ -61,63 +60,16 @@ examples:
 """
 
 
-def _fraction(text: str) -> float:
-    value = float(text)
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
-    return value
-
-
-def _int_range(lo: int, hi: int) -> Callable[[str], int]:
-    """An argparse type: an integer in [lo, hi]."""
-
-    def parse(text: str) -> int:
-        value = int(text)
-        if not lo <= value <= hi:
-            raise argparse.ArgumentTypeError(f"must be between {lo} and {hi}, got {value}")
-        return value
-
-    return parse
-
-
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "dedup",
-        help="drop exact and near-duplicate samples, and samples overlapping benchmarks (--against)",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    p = sub.add_parser("dedup", help=Dedup.summary, description=DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dir", metavar="DIR", help="input dataset folder")
     add_run_options(p)
-    p.add_argument("--against", action="append", default=[], metavar="BENCH",
-                   help="a benchmark dataset folder (e.g. from finereason ingest) to decontaminate against; repeatable")
-    p.add_argument("--text-threshold", type=_fraction, default=0.8, metavar="J",
-                   help="MinHash Jaccard at or above which two questions are near-duplicates (default 0.8)")
-    p.add_argument("--phash-distance", type=_int_range(0, 31), default=4, metavar="D",
-                   help="largest pHash Hamming distance (of 64 bits) for a near-identical image (default 4)")
-    p.add_argument("--ngram", type=_int_range(1, 64), default=8, metavar="N",
-                   help="word n-gram size for benchmark text overlap (default 8, as Open-R1)")
-    p.add_argument("--overlap-threshold", type=_fraction, default=0.5, metavar="F",
-                   help="share of a sample's n-grams found in a benchmark question that counts as text "
-                        "overlap (default 0.5)")
-    p.add_argument("--image-overlap-threshold", type=_fraction, default=0.5, metavar="F",
-                   help="word overlap an image match also needs to count as contamination (default 0.5; 0 = any)")
-    p.add_argument("--generic-df", type=_int_range(2, 1_000_000), default=10, metavar="N",
-                   help="benchmark n-grams and pictures shared by N or more benchmark items are templates, "
-                        "not evidence of contamination (default 10)")
-    p.add_argument("--no-near", action="store_true", help="exact duplicates only (no MinHash; faster)")
+    add_flags(p, Dedup)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.text_threshold <= 0:
-        raise SystemExit("finereason dedup: error: --text-threshold must be above 0")
-    settings = DedupSettings(
-        text_threshold=args.text_threshold, phash_distance=args.phash_distance, ngram=args.ngram,
-        overlap_threshold=args.overlap_threshold, image_overlap_threshold=args.image_overlap_threshold,
-        generic_df=args.generic_df, near=not args.no_near,
-    )
-    manifest = run_dedup(args.dir, args.out, settings, against=args.against, workers=args.workers,
-                         overwrite=args.overwrite, engine=engine_from_args(args))
-    print_summary(manifest)
+    step = options_from_args(Dedup, args)
+    print_summary(step.run(args.dir, args.out, engine_from_args(args), overwrite=args.overwrite))
     return 0

@@ -72,4 +72,4 @@ class DedupRewrite:
                 continue
             rejected.append(Rejection(stage=STAGE, reason=d["reason"], detail=d["detail"], sample=sample))
             kinds[f"{d['reason']}_{d['kind']}" if d["reason"] != "duplicate_exact" else d["reason"]] += 1
-        return StageResult(kept, rejected, records_in=len(batch.samples), extra=dict(kinds))
+        return StageResult(kept, rejected, records_in=len(batch.samples), stats=dict(kinds))

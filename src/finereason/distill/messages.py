@@ -16,7 +16,7 @@ from finereason.models.types import Message, Model
 from finereason.schema import Sample
 
 if TYPE_CHECKING:
-    from finereason.models.session import LazyClient
+    from finereason.models.session import LazyClient, RunContext
 
 #: ``--perception oracle``: use the synthetic generator's scene text instead of a model.
 ORACLE = "oracle"
@@ -80,7 +80,7 @@ def describe_perceptions(perceptions: list[Perception]) -> str:
 
 
 def open_seeing(spec: str | None, journal_path: str | None = None, concurrency: int | None = None,
-                retries: int = 5) -> Seeing:
+                retries: int = 5, context: RunContext | None = None) -> Seeing:
     """``builtin:ocr`` or ``ocr`` → Tesseract; ``oracle`` or none → no perceiver; else a VLM spec.
 
     A VLM perceiver's requests go through a client on the stage's journal (keyed by its own
@@ -96,5 +96,5 @@ def open_seeing(spec: str | None, journal_path: str | None = None, concurrency: 
     from finereason.models.perceiver import VLMPerceiver
     from finereason.models.session import LazyClient
 
-    client = LazyClient(inner, journal_path, concurrency, retries)
+    client = LazyClient(inner, journal_path, concurrency, retries, context)
     return Seeing(spec, VLMPerceiver(client.get()), client)

@@ -15,7 +15,7 @@ from typing import Any
 
 from finereason.distill.messages import MissingScene, Seeing, open_seeing, question_text
 from finereason.errors import UserError
-from finereason.models.session import LazyClient
+from finereason.models.session import LazyClient, RunContext
 from finereason.models.spec import parse_spec
 from finereason.models.types import Completion, ModelError, SamplingParams
 from finereason.pipeline.stage import StageResult
@@ -59,24 +59,24 @@ class TeacherStage:
         return {"teacher": parse_spec(self.teacher).model_id, "sampling": self.params.as_dict(),
                 "prompt": self.template().ref, "perception": self.perception}
 
-    def open(self) -> LazyClient:
+    def open(self, context: RunContext | None = None) -> None:
         """Open the client and perceiver once per process; fails at start-up if the model can't see."""
         if self._client is None:
             self._started = time.monotonic()
             self._client = LazyClient(self.teacher, self.journal_path, self.concurrency, self.retries,
-                                      empty_is_failure=self.empty_is_failure)
-            self._seeing = open_seeing(self.perception, self.journal_path, self.concurrency, self.retries)
+                                      empty_is_failure=self.empty_is_failure, context=context)
+            self._seeing = open_seeing(self.perception, self.journal_path, self.concurrency, self.retries, context)
             model = self._client.get().model
             if not model.accepts_images and self.perception is None:
                 raise UserError(
                     f"{self.teacher} is text-only: give --perception (builtin:ocr, oracle, or a VLM spec) "
                     "so it can see the images"
                 )
-        return self._client
 
     async def _one(self, s: Sample) -> Sample | Rejection:
-        client = self.open().get()
-        assert self._seeing is not None
+        self.open()
+        assert self._client is not None and self._seeing is not None
+        client = self._client.get()
         text = self.template().render(question=question_text(s))
         try:
             messages, perception = await self._seeing.messages(client.model, s, text)
@@ -103,13 +103,13 @@ class TeacherStage:
         outcomes = await asyncio.gather(*(self._one(s) for s in batch))
         kept = [o for o in outcomes if isinstance(o, Sample)]
         rejected = [o for o in outcomes if isinstance(o, Rejection)]
-        extra: Counter[str] = Counter()
-        extra["failed"] = sum(r.reason.startswith("request_failed") for r in rejected)
+        stats: Counter[str] = Counter()
         for s in kept:
-            extra["completion_tokens"] += s.meta_get(f"{self.kind}_tokens", 0)
-            extra["prompt_tokens"] += s.meta_get(f"{self.kind}_prompt_tokens", 0)
-            extra["truncated"] += s.meta_get(f"{self.kind}_finish_reason") == "length"
-        return StageResult(kept=kept, rejected=rejected, extra=dict(extra))
+            stats["completion_tokens"] += s.meta_get(f"{self.kind}_tokens", 0)
+            stats["prompt_tokens"] += s.meta_get(f"{self.kind}_prompt_tokens", 0)
+            stats["truncated"] += s.meta_get(f"{self.kind}_finish_reason") == "length"
+        failed = sum(r.reason.startswith("request_failed") for r in rejected)
+        return StageResult(kept=kept, rejected=rejected, failed=failed, stats=dict(stats))
 
     def status(self) -> str:
         """Live text for the progress bar: tokens/s, requests in flight, retries, errors."""

@@ -15,7 +15,7 @@ from typing import Any
 
 from finereason.models.client import ModelClient
 from finereason.models.journal import Journal, request_key
-from finereason.models.spec import load_model
+from finereason.models.backends import load_model
 from finereason.models.types import Message, ModelError, SamplingParams
 
 

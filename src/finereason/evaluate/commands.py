@@ -5,13 +5,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import shutil
-import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import yaml
 
+from finereason.errors import UserError
 from finereason.evaluate.benchmarks import available, registry
+
+if TYPE_CHECKING:
+    from finereason.evaluate.config import EvalConfig
 
 # The runner, the grid and their dependencies are imported when a command runs, so that
 # `finereason --help` (which builds every command's parser) stays quick.
@@ -20,14 +23,6 @@ _MODULES = ("instruction", "perception", "answer")  # runner.MODULES, checked eq
 _NOWAIT = ("wait, alternatively, hmm, but, however, alternative, another, check, double-check, oh, maybe, verify, "
            "other, again, now, ah, anyway, anyhow")  # thinking.NOWAIT_WORDS, checked equal in the tests
 _PROTOCOLS = ("strict", "official")  # config.PROTOCOLS, checked equal in the tests
-
-
-def _expected_errors() -> tuple[type[Exception], ...]:
-    """Errors that are the user's input, reported in one line (ValueError covers config and specs)."""
-    from finereason.evaluate.thinking import SuppressionError
-    from finereason.models.types import ModelError
-
-    return (SuppressionError, ModelError, ValueError)
 
 
 def _benchmarks_help() -> str:
@@ -109,13 +104,8 @@ example: finereason eval-grid grid.yaml --out runs/grid
 """
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "eval",
-        help="evaluate on MMStar, MathVista, MMMU or a dataset: direct, decoupled (Prism), Extract+Think",
-        description=EVAL_DESCRIPTION.format(benchmarks=_benchmarks_help(), nowait=_NOWAIT),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+def add_eval_arguments(p: argparse.ArgumentParser) -> None:
+    """``finereason eval``'s arguments (also what :func:`config_from_argv` reads)."""
     p.add_argument("--benchmark", required=True, choices=available(), help="which benchmark the files are")
     p.add_argument("--data", required=True, type=Path, metavar="PATH", help="benchmark file or folder")
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (rerun to resume)")
@@ -151,6 +141,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--concurrency", type=int, metavar="N", help="requests in flight per model (default: the backend's)")
     p.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="bootstrap resamples (default 1000)")
     p.add_argument("--overwrite", action="store_true", help="delete DIR first instead of resuming into it")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="evaluate on MMStar, MathVista, MMMU or a dataset: direct, decoupled (Prism), Extract+Think",
+        description=EVAL_DESCRIPTION.format(benchmarks=_benchmarks_help(), nowait=_NOWAIT),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_eval_arguments(p)
     p.set_defaults(func=run)
 
     g = sub.add_parser(
@@ -167,48 +167,73 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def parse_decoding(entries: list[str]) -> dict[str, dict[str, Any]]:
     """``["answer.max_tokens=64"]`` → ``{"answer": {"max_tokens": 64}}``; errors name the entry."""
+    from finereason.evaluate.config import EvalConfigError
+
     out: dict[str, dict[str, Any]] = {}
     for entry in entries:
         key, eq, value = entry.partition("=")
         module, dot, name = key.strip().partition(".")
         if not eq or not dot or module not in _MODULES or name not in _DECODING_KEYS:
-            raise ValueError(f"--decoding {entry!r}: expected MODULE.KEY=VALUE with MODULE in {', '.join(_MODULES)} "
+            raise EvalConfigError(f"--decoding {entry!r}: expected MODULE.KEY=VALUE with MODULE in {', '.join(_MODULES)} "
                              f"and KEY in {', '.join(_DECODING_KEYS)}")
         parsed = yaml.safe_load(value)
         if not isinstance(parsed, (int, float)) or isinstance(parsed, bool):
-            raise ValueError(f"--decoding {entry!r}: {value!r} is not a number")
+            raise EvalConfigError(f"--decoding {entry!r}: {value!r} is not a number")
         out.setdefault(module, {})[name] = int(parsed) if name == "max_tokens" else float(parsed)
     return out
 
 
-def _fail(message: str) -> int:
-    print(f"finereason: error: {message}", file=sys.stderr)
-    return 2
+class _EvalParser(argparse.ArgumentParser):
+    """Refuses arguments with a :class:`UserError` instead of exiting (for callers in the library)."""
+
+    def error(self, message: str) -> NoReturn:
+        from finereason.evaluate.config import EvalConfigError
+
+        raise EvalConfigError(f"finereason eval: {message}")
+
+
+def config_from_args(args: argparse.Namespace) -> EvalConfig:
+    """The run that ``finereason eval``'s parsed arguments ask for."""
+    from finereason.evaluate.config import EvalConfig, EvalConfigError
+    from finereason.evaluate.thinking import parse_words
+
+    if args.responses and (args.model or args.perception or args.reasoning):
+        raise EvalConfigError("--responses scores recorded outputs: drop --model/--perception/--reasoning")
+    return EvalConfig(
+        benchmark=args.benchmark, data=args.data, out=args.out, mode=args.mode, model=args.model,
+        perception=args.perception, reasoning=args.reasoning, instruction_model=args.instruction_model,
+        instructions=args.instructions, think=args.think, think_budget=args.think_budget,
+        answer_tokens=args.answer_tokens, suppress_words=parse_words(args.suppress_words),
+        no_image=args.no_image, responses=args.responses, limit=args.limit, seed=args.seed,
+        decoding=parse_decoding(args.decoding), instructions_file=args.instructions_file,
+        descriptions_file=args.descriptions_file, concurrency=args.concurrency, n_boot=args.bootstrap,
+        extractor=args.extractor, protocol=args.protocol,
+    )
+
+
+def config_from_argv(argv: list[str]) -> EvalConfig:
+    """``finereason eval ARGV`` as a config, without running it (train's final evaluation uses this)."""
+    parser = _EvalParser(prog="finereason eval", add_help=False)
+    add_eval_arguments(parser)
+    return config_from_args(parser.parse_args(argv))
+
+
+def evaluate(cfg: EvalConfig) -> dict[str, Any]:
+    """Run one evaluation; returns its summary. A model that fails after its retries is a one-line error."""
+    from finereason.evaluate.runner import run_eval
+    from finereason.models.types import ModelError
+
+    try:
+        return asyncio.run(run_eval(cfg))
+    except ModelError as err:
+        raise UserError(f"a model request failed after its retries: {err}") from err
 
 
 def run(args: argparse.Namespace) -> int:
-    from finereason.evaluate.config import EvalConfig
-    from finereason.evaluate.runner import run_eval
-    from finereason.evaluate.thinking import parse_words
-
-    try:
-        if args.responses and (args.model or args.perception or args.reasoning):
-            raise ValueError("--responses scores recorded outputs: drop --model/--perception/--reasoning")
-        cfg = EvalConfig(
-            benchmark=args.benchmark, data=args.data, out=args.out, mode=args.mode, model=args.model,
-            perception=args.perception, reasoning=args.reasoning, instruction_model=args.instruction_model,
-            instructions=args.instructions, think=args.think, think_budget=args.think_budget,
-            answer_tokens=args.answer_tokens, suppress_words=parse_words(args.suppress_words),
-            no_image=args.no_image, responses=args.responses, limit=args.limit, seed=args.seed,
-            decoding=parse_decoding(args.decoding), instructions_file=args.instructions_file,
-            descriptions_file=args.descriptions_file, concurrency=args.concurrency, n_boot=args.bootstrap,
-            extractor=args.extractor, protocol=args.protocol,
-        )
-        if args.overwrite and args.out.exists():
-            shutil.rmtree(args.out)
-        summary = asyncio.run(run_eval(cfg))
-    except _expected_errors() as err:
-        return _fail(str(err))
+    cfg = config_from_args(args)
+    if args.overwrite and args.out.exists():
+        shutil.rmtree(args.out)
+    summary = evaluate(cfg)
     acc = summary["accuracy"]
     print(
         f"eval {summary['benchmark']} ({summary['mode']}): {summary['n']} items, accuracy "
@@ -225,16 +250,18 @@ def run(args: argparse.Namespace) -> int:
 def run_grid_command(args: argparse.Namespace) -> int:
     from finereason.evaluate.grid import GridConfigError, load_grid_config, run_grid
 
+    from finereason.models.types import ModelError
+
+    grid = load_grid_config(args.config)
+    out = args.out or grid.out
+    if out is None:
+        raise GridConfigError(f"{args.config}: no output folder: give --out or 'out' in the config")
+    if args.overwrite and out.exists():
+        shutil.rmtree(out)
     try:
-        grid = load_grid_config(args.config)
-        out = args.out or grid.out
-        if out is None:
-            raise GridConfigError(f"{args.config}: no output folder: give --out or 'out' in the config")
-        if args.overwrite and out.exists():
-            shutil.rmtree(out)
         result = asyncio.run(run_grid(grid, out))
-    except _expected_errors() as err:
-        return _fail(str(err))
+    except ModelError as err:
+        raise UserError(f"a model request failed after its retries: {err}") from err
     for row in (result.get("attribution") or {}).get("rows", [])[:1]:
         p, r = row["perception_drop"]["drop"], row["reasoning_drop"]["drop"]
         print(f"eval-grid: perceiver shrinks: drop {p}; reasoner shrinks: drop {r}; bottleneck: {row['bottleneck']}")

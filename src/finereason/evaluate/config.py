@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from finereason.errors import UserError
 from finereason.evaluate.thinking import Budget
 from finereason.models.types import SamplingParams
 
@@ -30,6 +31,10 @@ def default_decoding(think: bool) -> dict[str, SamplingParams]:
         "perception": SamplingParams(max_tokens=1024, temperature=0.0, top_p=1.0),
         "answer": answer,
     }
+
+
+class EvalConfigError(UserError):
+    """Settings that cannot make a run (a missing model for the mode, an unknown module)."""
 
 
 @dataclass
@@ -70,24 +75,24 @@ class EvalConfig:
         if self.mode == "extract-think":
             self.think = True
         if self.mode not in ("direct", "decoupled", "extract-think"):
-            raise ValueError(f"mode must be direct, decoupled or extract-think, got {self.mode!r}")
+            raise EvalConfigError(f"mode must be direct, decoupled or extract-think, got {self.mode!r}")
         if self.protocol not in PROTOCOLS:
-            raise ValueError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
+            raise EvalConfigError(f"protocol must be one of {', '.join(PROTOCOLS)}, got {self.protocol!r}")
         if self.instructions not in ("generic", "query"):
-            raise ValueError(f"instructions must be generic or query, got {self.instructions!r}")
+            raise EvalConfigError(f"instructions must be generic or query, got {self.instructions!r}")
         for module in self.decoding:
             if module not in MODULES:
-                raise ValueError(f"decoding module {module!r} is not one of {', '.join(MODULES)}")
+                raise EvalConfigError(f"decoding module {module!r} is not one of {', '.join(MODULES)}")
         if self.responses is not None:
             return
         if self.mode == "direct" and not self.model:
-            raise ValueError("--mode direct needs --model SPEC (a VLM, or any model with --no-image)")
+            raise EvalConfigError("--mode direct needs --model SPEC (a VLM, or any model with --no-image)")
         if self.mode != "direct" and not self.reasoning:
-            raise ValueError(f"--mode {self.mode} needs --reasoning SPEC")
+            raise EvalConfigError(f"--mode {self.mode} needs --reasoning SPEC")
         if self.mode != "direct" and not self.no_image and not self.perception:
-            raise ValueError(f"--mode {self.mode} needs --perception SPEC (or --no-image)")
+            raise EvalConfigError(f"--mode {self.mode} needs --perception SPEC (or --no-image)")
         if self.think_budget is not None and self.think_budget < 1:
-            raise ValueError("--think-budget must be a positive number of tokens")
+            raise EvalConfigError("--think-budget must be a positive number of tokens")
 
     @property
     def answerer(self) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from finereason.errors import UserError
 from finereason.evaluate.benchmarks import Benchmark
 from finereason.evaluate.calls import ModelPool, call
 from finereason.evaluate.items import EvalItem
@@ -39,7 +40,7 @@ async def extract_unparsed(bench: Benchmark, items: list[EvalItem], records: dic
         return 0
     client = pool.get(spec)
     if not isinstance(client, ModelClient):
-        raise ValueError(f"--extractor {spec} is not a text model")
+        raise UserError(f"--extractor {spec} is not a text model")
 
     async def one(item: EvalItem) -> None:
         text = prompt.render(query=bench.question_text(item), response=records[item.id]["response"])

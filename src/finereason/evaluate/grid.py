@@ -23,6 +23,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from finereason.errors import UserError
 from finereason.evaluate.benchmarks import available, get_benchmark
 from finereason.evaluate.calls import ModelPool
 from finereason.evaluate.config import MODULES, EvalConfig
@@ -32,7 +33,7 @@ from finereason.evaluate.thinking import parse_words
 from finereason.pipeline.progress import say
 
 
-class GridConfigError(ValueError):
+class GridConfigError(UserError):
     """A grid config that does not validate; the message names the file and the key."""
 
 

@@ -16,6 +16,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from finereason.errors import UserError
 from finereason.evaluate.calls import ModelPool, call
 from finereason.evaluate.items import EvalItem
 from finereason.evaluate.progress import ItemProgress
@@ -25,7 +26,7 @@ from finereason.prompts import load_prompt
 PROMPT = "contents_to_observe"
 
 
-class InstructionCacheError(ValueError):
+class InstructionCacheError(UserError):
     """An instructions file written by another model or prompt, or one that is not ours."""
 
 

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from finereason.errors import UserError
 from finereason.io.images import ImageDecodeError, decode
 
 QuestionType = Literal["multiple-choice", "open"]
 
 
-class BenchmarkError(ValueError):
+class BenchmarkError(UserError):
     """A benchmark file that cannot be read at all (missing columns, not the published format)."""
 
 

@@ -116,17 +116,6 @@ def numbers_in(text: str) -> list[str]:
     return [m.group(0).replace(",", "").replace("−", "-") for m in _NUMBER_RE.finditer(text)]
 
 
-def to_number(text: str) -> float | None:
-    """``text`` as a float when it is one number, possibly with ``$``, ``%`` or a unit around it."""
-    found = numbers_in(text)
-    if len(found) != 1:
-        return None
-    try:
-        return float(found[0])
-    except ValueError:
-        return None
-
-
 def parse_number(response: str) -> Parsed:
     """The final numeric answer: from an answer marker when there is one, else a bare number.
 

@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from finereason.errors import UserError
 from finereason.evaluate.calls import ModelPool, call
 from finereason.evaluate.items import EvalItem, ItemError
 from finereason.evaluate.progress import ItemProgress
@@ -106,7 +107,7 @@ async def describe_items(
         return out
     model = pool.get(perceiver)
     if isinstance(model, ModelClient) and not model.model.accepts_images:
-        raise ValueError(f"perception model {perceiver} does not accept images; give a VLM (or builtin:ocr)")
+        raise UserError(f"perception model {perceiver} does not accept images; give a VLM (or builtin:ocr)")
     with ItemProgress(f"perception ({perceiver})", len(todo)) as progress:
 
         async def one(item: EvalItem, images: list[bytes], keys: list[str]) -> None:

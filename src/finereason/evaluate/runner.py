@@ -24,6 +24,7 @@ import time
 from dataclasses import asdict, replace
 from typing import Any
 
+from finereason.errors import UserError
 from finereason.evaluate.benchmarks import Benchmark, get_benchmark
 from finereason.evaluate.calls import ModelPool, usage_since
 from finereason.evaluate.config import MODULES, EvalConfig, Mode, default_decoding
@@ -127,10 +128,10 @@ async def _answer(bench: Benchmark, items: list[EvalItem], cfg: EvalConfig, pool
     assert cfg.answerer is not None
     client = pool.get(cfg.answerer)
     if not isinstance(client, ModelClient):
-        raise ValueError(f"{cfg.answerer} cannot answer questions (it is a perceiver)")
+        raise UserError(f"{cfg.answerer} cannot answer questions (it is a perceiver)")
     sees_images = cfg.mode == "direct" and not cfg.no_image
     if sees_images and not client.model.accepts_images:
-        raise ValueError(f"{cfg.answerer} is text-only: use it as --reasoning in --mode decoupled, or add --no-image")
+        raise UserError(f"{cfg.answerer} is text-only: use it as --reasoning in --mode decoupled, or add --no-image")
     suppress = ()
     if cfg.suppress_words:
         suppression = await suppression_for(client, cfg.suppress_words)

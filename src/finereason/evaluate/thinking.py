@@ -26,6 +26,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
+from finereason.errors import UserError
 from finereason.evaluate.calls import Call, call
 from finereason.models.client import ModelClient
 from finereason.models.openai_http import API_KEY_ENV_VARS, OpenAIModel
@@ -46,7 +47,7 @@ NOWAIT_WORDS = (
 )
 
 
-class SuppressionError(RuntimeError):
+class SuppressionError(UserError, RuntimeError):
     """Word suppression was asked for but the backend cannot provide token ids."""
 
 

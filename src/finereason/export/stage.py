@@ -65,4 +65,4 @@ class ExportStage:
             exported.append(s)
         path = write_rows(self.options, self.out_root, batch.index, rows)
         extra = {"exported": len(rows), "data_files": int(path is not None), "summary": summarize(exported)}
-        return StageResult([], rejected, extra=extra)
+        return StageResult([], rejected, stats=extra)

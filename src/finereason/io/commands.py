@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import os
 
-from finereason.io.ingest import IngestStage, ingest
-from finereason.io.readers import FORMATS, MAP_TARGETS, InputError, plan_input
 from finereason.io.readers.jsonlines import LIMITS
+from finereason.io.step import Ingest
 from finereason.pipeline.engines import engine_from_args
+from finereason.pipeline.flags import add_flags, options_from_args
 from finereason.pipeline.options import add_run_options, print_summary
-from finereason.pipeline.progress import say
 
 DESCRIPTION = f"""\
 Read datasets into one canonical dataset folder (Parquet shards of samples, with every image
@@ -45,59 +43,15 @@ examples:
 """
 
 
-def _rename(text: str) -> tuple[str, str]:
-    src, eq, dst = text.partition("=")
-    if not eq or not src or not dst:
-        raise argparse.ArgumentTypeError(f"{text!r}: expected SRC=DST, e.g. prompt=question")
-    if dst not in MAP_TARGETS:
-        raise argparse.ArgumentTypeError(f"{text!r}: unknown field {dst!r}; one of {', '.join(sorted(MAP_TARGETS))}")
-    return src, dst
-
-
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "ingest",
-        help="read the MMFineReason release, JSONL, Parquet, LLaVA or HF folders into a dataset",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("paths", nargs="+", metavar="PATH", help="data files or folders, read in the order given")
-    p.add_argument("--format", choices=FORMATS, default="auto", help="input format (default: auto)")
-    p.add_argument(
-        "--map", type=_rename, action="append", default=[], metavar="SRC=DST",
-        help="read field SRC as DST (repeatable), e.g. --map prompt=question --map img=images",
-    )
-    p.add_argument("--source", metavar="NAME", help="source name for records without one (default: the PATH's name)")
-    p.add_argument(
-        "--image-root", metavar="DIR",
-        help="folder that relative image paths start from and must stay inside (default: the PATH's folder)",
-    )
-    p.add_argument("--drop-multi-image", action="store_true", help="reject samples with more than one image")
-    p.add_argument(
-        "--strict", action="store_true",
-        help="stop at the first file that cannot be read (default: reject it as one bad_file record, read the rest)",
-    )
-    add_run_options(p, shard_size=True)
+    p = sub.add_parser("ingest", help=Ingest.summary, description=DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_flags(p, Ingest)
+    add_run_options(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.shard_size < 1:
-        raise InputError(f"--shard-size must be at least 1, not {args.shard_size}")
-    if args.image_root and not os.path.isdir(args.image_root):
-        raise InputError(f"--image-root {args.image_root}: no such folder")
-    renames = dict(args.map)
-    plans = [
-        plan_input(path, args.format, renames=renames, source=args.source, image_root=args.image_root,
-                   strict=args.strict)
-        for path in args.paths
-    ]
-    for plan in plans:
-        say(f"ingest: {plan.describe()}")
-        for note in plan.notes:
-            say(f"ingest: note: {note}")
-    stage = IngestStage(renames, drop_multi_image=args.drop_multi_image)
-    manifest = ingest(plans, args.out, stage=stage, shard_size=args.shard_size, workers=args.workers,
-                      overwrite=args.overwrite, engine=engine_from_args(args))
-    print_summary(manifest)
+    step = options_from_args(Ingest, args)
+    print_summary(step.run(None, args.out, engine_from_args(args), overwrite=args.overwrite))
     return 0

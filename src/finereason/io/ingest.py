@@ -75,7 +75,7 @@ class IngestStage:
             "text_only": sum(1 for s in kept if not s.images),
             "multi_image": sum(1 for s in kept if len(s.images) > 1),
         }
-        return StageResult(kept, rejected, records_in=len(kept) + len(rejected), extra=extra)
+        return StageResult(kept, rejected, records_in=len(kept) + len(rejected), stats=extra)
 
     def _reject(self, rec: RawRecord, reason: str, detail: str, sample: Sample | None = None) -> Rejection:
         return Rejection(STAGE, reason, detail, sample=sample, ref=rec.ref)

@@ -86,7 +86,8 @@ class ShardCounts:
     records_out: int
     rejected: dict[str, int]
     elapsed_s: float
-    extra: dict[str, Any]
+    extra: dict[str, Any]  # the stage's stats for this shard
+    failed: int = 0  # samples whose model requests failed: the shard is redone on rerun
 
 
 class Dataset:
@@ -164,7 +165,10 @@ class Dataset:
     def done_counts(self) -> list[ShardCounts]:
         out = []
         for p in sorted((self.root / ".done").glob("part-*.json")):
-            out.append(ShardCounts(**json.loads(p.read_text())))
+            fields = json.loads(p.read_text())
+            if "failed" not in fields:  # markers written before ``failed`` had its own field
+                fields["failed"] = int(fields.get("extra", {}).pop("failed", 0) or 0)
+            out.append(ShardCounts(**fields))
         return out
 
     def write_shard(self, index: int, kept: list[Sample], rejected: list[Rejection], counts: ShardCounts) -> None:

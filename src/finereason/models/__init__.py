@@ -6,7 +6,8 @@ Only light modules are imported here; transformers/vLLM backends load when their
 from .client import Backoff, ModelClient, Progress
 from .journal import Failure, Journal, request_key
 from .openai_http import OpenAIModel, Timeouts
-from .spec import ModelSpec, SpecError, load_model, parse_spec
+from .backends import load_model
+from .spec import ModelSpec, SpecError, parse_spec
 from .types import Completion, Message, Model, ModelError, SamplingParams, Usage
 
 __all__ = [

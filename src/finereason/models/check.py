@@ -10,7 +10,8 @@ import time
 from typing import Any
 
 from .openai_http import OpenAIModel, Timeouts
-from .spec import load_model, parse_spec
+from .backends import load_model
+from .spec import parse_spec
 from .types import Model, ModelError, SamplingParams
 
 _PING = [{"role": "user", "content": "Reply with OK."}]

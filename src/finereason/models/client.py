@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from .journal import Journal, request_key
-from .types import DEFERRED, Completion, Message, Model, ModelError, SamplingParams, Usage
+from .types import Completion, Message, Model, ModelError, SamplingParams, Usage
 
 Request = tuple[list[Message], SamplingParams]
 
@@ -159,7 +159,7 @@ class ModelClient:
                 try:
                     result = await self._attempts(messages, params)
                 except ModelError as exc:
-                    if exc.reason == DEFERRED:  # written down for a batch round, not failed
+                    if exc.postponed:  # to be answered by a later batch round, not failed
                         self.usage.deferred += 1
                         raise
                     self.usage.failed += 1

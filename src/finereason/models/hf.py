@@ -382,7 +382,7 @@ def load(
         AutoTokenizer,
     )
 
-    from finereason.models.tinyvlm import register_processors
+    from finereason.models.processors import register_processors
 
     path = spec.removeprefix("hf:")
     if path.startswith((".", "/", "~")) and not Path(path).expanduser().exists():

@@ -193,6 +193,6 @@ def load(spec: str, **opts: Any) -> Perceiver:
     inner = spec.removeprefix("perceiver:")
     if inner in ("ocr", "builtin:ocr"):
         return OCRPerceiver(**opts)
-    from finereason.models.spec import load_model
+    from finereason.models.backends import load_model
 
     return VLMPerceiver(load_model(inner, **opts))

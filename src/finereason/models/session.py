@@ -8,31 +8,29 @@ running event loop, and closed by the stage's ``aclose``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from finereason.models.client import ModelClient
-from finereason.models.deferred import DeferredModel, Spool
 from finereason.models.journal_set import JournalSet, open_journal
-from finereason.models.spec import load_model
-from finereason.models.types import Message, SamplingParams
+from finereason.models.backends import load_model
+from finereason.models.types import Message, Model, SamplingParams
 
 
 @dataclass(frozen=True)
 class RunShare:
     """How this process shares a model stage with other processes running the same shards.
 
-    The default is alone: the journal is the one named, at full concurrency. The Ray engine sets
-    one in each client actor (:func:`share_run`): its own journal file ``writer`` (see
-    :mod:`~finereason.models.journal_set`), the files of this ``run`` (other live writers) left
-    unread, its ``concurrency_share`` of the requests in flight, so N actors together keep each
-    endpoint's limit, and ``sealer``, which seals the files of earlier runs in one process
-    for all of them before any reads them (``sealer(own_file, other_files)``, returning the
-    files of this run's lost writers, sealed, to read as well).
+    The default is alone: the journal is the one named, at full concurrency. The Ray engine gives
+    each client actor its own (in that actor's :class:`RunContext`): its own journal file
+    ``writer`` (see :mod:`~finereason.models.journal_set`), the files of this ``run`` (other live
+    writers) left unread, its ``concurrency_share`` of the requests in flight, so N actors
+    together keep each endpoint's limit, and ``sealer``, which seals the files of earlier runs in
+    one process for all of them before any reads them (``sealer(own_file, other_files)``,
+    returning the files of this run's lost writers, sealed, to read as well).
     """
 
     writer: str | None = None
@@ -41,57 +39,55 @@ class RunShare:
     sealer: Callable[[Path, list[Path]], list[Path]] | None = None
 
 
-_share = RunShare()
-_spool: Spool | None = None  # set while a Ray Data round runs: in-job models defer their requests
-_opened: list[weakref.ref[LazyClient]] = []  # LazyClient is an unhashable dataclass: no WeakSet
+#: ``(spec, journal_path) -> Model``: how a context turns a spec into a backend.
+ModelLoader = Callable[[str, "str | None"], Model]
 
 
-def _open_clients() -> list[LazyClient]:
-    _opened[:] = [r for r in _opened if r() is not None]
-    return [c for c in (r() for r in _opened) if c is not None]
+def _load(spec: str, journal_path: str | None) -> Model:
+    return load_model(spec)
 
 
-def retries_by_reason() -> dict[str, int]:
-    """Retried attempts by reason, over every client open in this process (for a manifest)."""
-    total: dict[str, int] = {}
-    for lazy in _open_clients():
-        if lazy._client is not None:
-            for reason, n in lazy._client.usage.retry_reasons.items():
-                total[reason] = total.get(reason, 0) + n
-    return dict(sorted(total.items()))
+@dataclass
+class RunContext:
+    """What an engine decides about the model sessions of one stage run in one process.
 
+    Passed explicitly (``stage.open(context)`` → :class:`LazyClient`), never held in a global:
+    ``share`` says how this process shares journals and concurrency with others; ``loader``
+    builds each model (an engine may substitute its own, as the Ray Data engine does to write
+    requests down for a batch round instead of sending them). The context also keeps the
+    clients opened under it, so the engine can close them all or adopt journal files.
+    """
 
-def share_run(share: RunShare) -> None:
-    """Set how clients opened from now on in this process share the run (see :class:`RunShare`)."""
-    global _share
-    _share = share
+    share: RunShare = field(default_factory=RunShare)
+    loader: ModelLoader = _load
+    _opened: list[weakref.ref[LazyClient]] = field(default_factory=list, repr=False)
 
+    def clients(self) -> list[LazyClient]:
+        self._opened[:] = [r for r in self._opened if r() is not None]
+        return [c for c in (r() for r in self._opened) if c is not None]
 
-@contextlib.contextmanager
-def deferring(spool: Spool) -> Iterator[None]:
-    """Clients opened inside this block defer every request the journal cannot answer to ``spool``."""
-    global _spool
-    _spool = spool
-    try:
-        yield
-    finally:
-        _spool = None
+    def journal_sets(self) -> list[JournalSet]:
+        """Journal sets of the clients open under this context (for adopting a lost writer's file)."""
+        sets = []
+        for lazy in self.clients():
+            journal = lazy._client.journal if lazy._client is not None else None
+            if isinstance(journal, JournalSet):
+                sets.append(journal)
+        return sets
 
+    def retries_by_reason(self) -> dict[str, int]:
+        """Retried attempts by reason, over every client opened under this context (for a manifest)."""
+        total: dict[str, int] = {}
+        for lazy in self.clients():
+            if lazy._client is not None:
+                for reason, n in lazy._client.usage.retry_reasons.items():
+                    total[reason] = total.get(reason, 0) + n
+        return dict(sorted(total.items()))
 
-def open_journal_sets() -> list[JournalSet]:
-    """Journal sets of the clients this process has open (for adopting a lost writer's file)."""
-    sets = []
-    for lazy in _open_clients():
-        journal = lazy._client.journal if lazy._client is not None else None
-        if isinstance(journal, JournalSet):
-            sets.append(journal)
-    return sets
-
-
-async def aclose_all() -> None:
-    """Close every client this process opened (models, journals: WAL checkpointed on close)."""
-    for lazy in _open_clients():
-        await lazy.aclose()
+    async def aclose(self) -> None:
+        """Close every client opened under this context (models, journals: WAL checkpointed on close)."""
+        for lazy in self.clients():
+            await lazy.aclose()
 
 
 @dataclass
@@ -102,25 +98,27 @@ class LazyClient:
     journal_path: str | None = None
     concurrency: int | None = None
     retries: int = 5
+    context: RunContext | None = field(default=None, repr=False)
     #: The stages that open clients this way build data: an empty completion is a failure there.
     empty_is_failure: bool = True
     _client: ModelClient | None = field(default=None, repr=False)
 
     def get(self) -> ModelClient:
         if self._client is None:
+            context = self.context or RunContext()
+            share = context.share
             journal = None
             if self.journal_path:
                 Path(self.journal_path).parent.mkdir(parents=True, exist_ok=True)
-                journal = open_journal(self.journal_path, writer=_share.writer, run=_share.run,
-                                       sealer=_share.sealer)
-            model = DeferredModel(self.spec, _spool, self.journal_path) if _spool is not None else load_model(self.spec)
+                journal = open_journal(self.journal_path, writer=share.writer, run=share.run, sealer=share.sealer)
+            model = context.loader(self.spec, self.journal_path)
             concurrency = self.concurrency
-            if _share.concurrency_share < 1:
+            if share.concurrency_share < 1:
                 total = concurrency or getattr(model, "max_concurrency", 8)
-                concurrency = max(1, math.ceil(total * _share.concurrency_share))
+                concurrency = max(1, math.ceil(total * share.concurrency_share))
             self._client = ModelClient(model, journal, concurrency=concurrency, retries=self.retries,
                                        empty_is_failure=self.empty_is_failure)
-            _opened.append(weakref.ref(self))
+            context._opened.append(weakref.ref(self))
         return self._client
 
     async def aclose(self) -> None:

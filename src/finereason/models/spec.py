@@ -17,18 +17,15 @@ Accepted forms::
 
 from __future__ import annotations
 
-import importlib
 import re
 from dataclasses import dataclass, replace
-from typing import Any
 from urllib.parse import urlsplit
 
 from finereason.errors import UserError
 
-from .types import Model
 
 #: Which module implements each backend kind; every one defines ``load(spec, **opts) -> Model``.
-_BACKEND_MODULES = {
+BACKEND_MODULES = {
     "hf": "finereason.models.hf",
     "builtin": "finereason.models.builtin",
     "perceiver": "finereason.models.perceiver",
@@ -123,7 +120,7 @@ def parse_spec(spec: str) -> ModelSpec:
     """Parse a spec string or raise :class:`SpecError` naming it and the expected form."""
     if not isinstance(spec, str) or ":" not in spec:
         raise SpecError(
-            f"model spec {spec!r}: expected <kind>:<model>, kind one of openai, {', '.join(_BACKEND_MODULES)}"
+            f"model spec {spec!r}: expected <kind>:<model>, kind one of openai, {', '.join(BACKEND_MODULES)}"
         )
     kind, _, rest = spec.partition(":")
     kind = kind.strip().lower()
@@ -131,9 +128,9 @@ def parse_spec(spec: str) -> ModelSpec:
         return _parse_openai(spec, rest.strip())
     if kind == "openai-text":
         return replace(_parse_openai(spec, rest.strip()), text_only=True)
-    if kind not in _BACKEND_MODULES:
+    if kind not in BACKEND_MODULES:
         raise SpecError(
-            f"model spec {spec!r}: unknown kind {kind!r}; expected one of openai, {', '.join(_BACKEND_MODULES)}"
+            f"model spec {spec!r}: unknown kind {kind!r}; expected one of openai, {', '.join(BACKEND_MODULES)}"
         )
     rest = rest.strip()
     if not rest:
@@ -143,20 +140,3 @@ def parse_spec(spec: str) -> ModelSpec:
             f"model spec {spec!r}: unknown builtin {rest!r}; expected one of {', '.join(BUILTIN_NAMES)}"
         )
     return ModelSpec(kind, rest, (), spec)
-
-
-def load_model(spec: str, **opts: Any) -> Model:
-    """Build the backend a spec names; ``opts`` go to that backend unchanged.
-
-    The OpenAI-compatible backend is light and always available; the others are imported here,
-    on first use, because they pull in torch or vLLM.
-    """
-    parsed = parse_spec(spec)
-    if parsed.kind == "openai":
-        from .openai_http import OpenAIModel
-
-        if parsed.text_only:
-            opts.setdefault("accepts_images", False)
-        return OpenAIModel(parsed, **opts)
-    module = importlib.import_module(_BACKEND_MODULES[parsed.kind])
-    return module.load(spec, **opts)

@@ -49,11 +49,6 @@ class Completion:
         return self.finish_reason == "length"
 
 
-#: The :attr:`ModelError.reason` of a request written down for a Ray Data batch round instead of
-#: sent (:mod:`finereason.models.deferred`); never journaled as a failure.
-DEFERRED = "deferred"
-
-
 @dataclass
 class ModelError(Exception):
     """A request that failed after all retries; ``reason`` is short and machine-groupable."""
@@ -62,6 +57,9 @@ class ModelError(Exception):
     detail: str = ""
     #: Whether trying again may succeed (429, 5xx, timeouts, resets, garbled replies); a 400 is not.
     retryable: bool = False
+    #: Set aside to be answered later by whoever runs the model (an engine's batch round): the
+    #: client counts it as deferred, never as failed, and journals no failure for it.
+    postponed: bool = False
     #: Seconds the server asked us to wait (``Retry-After``), if it said.
     retry_after: float | None = None
 
@@ -91,7 +89,7 @@ class Usage:
     cached: int = 0
     failed: int = 0
     retries: int = 0
-    deferred: int = 0  # written down for a Ray Data round (see finereason.models.deferred)
+    deferred: int = 0  # set aside to be answered later (ModelError.postponed), not failed
     prompt_tokens: int = 0
     completion_tokens: int = 0
     #: Requests that finally failed, by :attr:`ModelError.reason`.

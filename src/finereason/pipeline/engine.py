@@ -16,14 +16,16 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from finereason.io.store import Dataset, DatasetError, ShardCounts, atomic_write_json
 from finereason.pipeline.lifeline import worker_pool
 from finereason.pipeline.manifest import RunInfo, write_manifest
 from finereason.pipeline.progress import StageProgress
-from finereason.pipeline.stage import AsyncStage, Stage, StageResult, Task
+from finereason.pipeline.stage import ModelStage, Stage, StageResult, Task
+
+if TYPE_CHECKING:
+    from finereason.models.session import RunContext
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -37,7 +39,8 @@ def _count(index: int, batch_len: int, res: StageResult, elapsed: float) -> Shar
         records_out=len(res.kept),
         rejected=dict(reasons),
         elapsed_s=round(elapsed, 4),
-        extra=res.extra,
+        extra=res.stats,
+        failed=res.failed,
     )
 
 
@@ -122,7 +125,7 @@ def run_stage(
 
 
 async def run_async_stage(
-    stage: AsyncStage,
+    stage: ModelStage,
     tasks: Iterable[Task],
     out_dir: str | os.PathLike[str],
     info: RunInfo,
@@ -130,23 +133,25 @@ async def run_async_stage(
     shards_in_flight: int = 4,
     total: int | None = None,
     overwrite: bool = False,
-    status: Any = None,
-    start: Any = None,
+    context: RunContext | None = None,
 ) -> dict[str, Any]:
     """Run a model stage: shards concurrently on one loop; the model client bounds requests.
 
-    ``status`` is an optional zero-argument callable returning a live text (tokens/s, in
-    flight, retries, errors) shown beside the bar; ``start`` is called once the output folder
-    is ready (open clients and journals there, and fail before any work if they can't serve).
+    The stage is opened with ``context`` once the output folder is ready (its clients and
+    journals go there, and it fails before any work if a model can't serve); its ``status()``
+    is shown beside the bar. Closing is the caller's (a stage may run several rounds).
     """
     out = Dataset(out_dir)
     prepare_output(out, info, overwrite)
-    if start is not None:
-        start()
+    if context is None:  # one of our own, so its clients' retries go into the manifest
+        from finereason.models.session import RunContext  # models are loaded only by model stages
+
+        context = RunContext()
+    stage.open(context)
     started = time.time()
     # A shard with failed requests is finished but not done: a rerun redoes it, and the journal
     # makes every request that succeeded the first time free.
-    done = [c for c in out.done_counts() if not c.extra.get("failed")]
+    done = [c for c in out.done_counts() if not c.failed]
     finished = {c.index for c in done}
     sem = asyncio.Semaphore(shards_in_flight)
 
@@ -162,7 +167,8 @@ async def run_async_stage(
 
     async def ticker(bar: StageProgress) -> None:
         while True:
-            bar.status((status() + " · " if status else "") + _status(done))
+            text = stage.status()
+            bar.status((text + " · " if text else "") + _status(done))
             await asyncio.sleep(0.5)
 
     with StageProgress(stage.name, total) as bar:
@@ -172,10 +178,8 @@ async def run_async_stage(
             await asyncio.gather(*(one(t, bar) for t in tasks if t.index not in finished))
         finally:
             tick.cancel()
-    from finereason.models.session import retries_by_reason  # models are loaded only by model stages
-
-    return write_manifest(out, info, out.done_counts(), time.time() - started,
-                          stats={"retries_by_reason": retries_by_reason()})
+    return write_manifest(out, info, out.done_counts(), time.time() - started, model_stage=True,
+                          stats={"retries_by_reason": context.retries_by_reason()})
 
 
 def map_jobs(fn: Callable[[J], R], jobs: Sequence[J], *, workers: int | None = None, description: str,

@@ -15,12 +15,15 @@ import argparse
 import os
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from finereason.errors import UserError
+from finereason.errors import EngineError
 from finereason.pipeline import engine as local
 from finereason.pipeline.manifest import RunInfo
-from finereason.pipeline.stage import AsyncStage, Stage, Task
+from finereason.pipeline.stage import ModelStage, Stage, Task
+
+if TYPE_CHECKING:
+    from finereason.models.session import RunContext
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -28,22 +31,20 @@ R = TypeVar("R")
 ENGINES = ("local", "ray")
 
 
-class EngineError(UserError, RuntimeError):
-    """An engine cannot run here (cluster unreachable, a node without the package); one line, with the fix."""
-
-
 class Engine(Protocol):
     """What a command needs from an engine; the signatures of :mod:`finereason.pipeline.engine`."""
 
     name: str
+    workers: int | None  # CPU processes (local) or the CPUs of a Ray started here; None: all cores
 
     def run_stage(self, stage: Stage, tasks: Iterable[Task], out_dir: str | os.PathLike[str], info: RunInfo, *,
                   workers: int | None = None, total: int | None = None, overwrite: bool = False) -> dict[str, Any]:
         ...
 
-    async def run_async_stage(self, stage: AsyncStage, tasks: Iterable[Task], out_dir: str | os.PathLike[str],
+    async def run_async_stage(self, stage: ModelStage, tasks: Iterable[Task], out_dir: str | os.PathLike[str],
                               info: RunInfo, *, shards_in_flight: int = 4, total: int | None = None,
-                              overwrite: bool = False, status: Any = None, start: Any = None) -> dict[str, Any]:
+                              overwrite: bool = False, context: RunContext | None = None) -> dict[str, Any]:
+        """Open ``stage`` (with ``context``), run it over ``tasks``; the caller closes it."""
         ...
 
     def map(self, fn: Callable[[J], R], jobs: Sequence[J], *, description: str, total: int | None = None,
@@ -65,11 +66,11 @@ class LocalEngine:
         return local.run_stage(stage, tasks, out_dir, info, workers=workers or self.workers, total=total,
                                overwrite=overwrite)
 
-    async def run_async_stage(self, stage: AsyncStage, tasks: Iterable[Task], out_dir: str | os.PathLike[str],
+    async def run_async_stage(self, stage: ModelStage, tasks: Iterable[Task], out_dir: str | os.PathLike[str],
                               info: RunInfo, *, shards_in_flight: int = 4, total: int | None = None,
-                              overwrite: bool = False, status: Any = None, start: Any = None) -> dict[str, Any]:
+                              overwrite: bool = False, context: RunContext | None = None) -> dict[str, Any]:
         return await local.run_async_stage(stage, tasks, out_dir, info, shards_in_flight=shards_in_flight,
-                                           total=total, overwrite=overwrite, status=status, start=start)
+                                           total=total, overwrite=overwrite, context=context)
 
     def map(self, fn: Callable[[J], R], jobs: Sequence[J], *, description: str, total: int | None = None,
             already: int = 0, writes_to: str | os.PathLike[str] | None = None) -> list[R]:

@@ -41,9 +41,10 @@ def _sum_extra(counts: list[ShardCounts]) -> dict[str, Any]:
     return dict(total)
 
 
-def write_manifest(out: Dataset, info: RunInfo, counts: list[ShardCounts], elapsed_s: float,
-                   stats: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Write ``out``'s manifest; ``stats`` adds run-wide figures (retries by reason) to the shards' sums."""
+def write_manifest(out: Dataset, info: RunInfo, counts: list[ShardCounts], elapsed_s: float, *,
+                   model_stage: bool = False, stats: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Write ``manifest.json``; a model stage's ``stats`` also say how many samples' requests ``failed``,
+    and ``stats`` adds run-wide figures (retries by reason) to the shards' sums."""
     rejected: Counter[str] = Counter()
     for c in counts:
         rejected.update(c.rejected)
@@ -60,7 +61,8 @@ def write_manifest(out: Dataset, info: RunInfo, counts: list[ShardCounts], elaps
         "shard_seconds": round(sum(c.elapsed_s for c in counts), 3),
         "inputs": info.inputs,
         "settings": info.settings,
-        "stats": {**_sum_extra(counts), **(stats or {})},
+        "stats": {**_sum_extra(counts), **({"failed": sum(c.failed for c in counts)} if model_stage else {}),
+                  **(stats or {})},
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         **info.extra,
     }

@@ -1,4 +1,4 @@
-"""Command-line options every dataset stage shares, so flags mean the same everywhere."""
+"""Command-line options every dataset stage shares (where and on what it runs), so they mean the same everywhere."""
 
 from __future__ import annotations
 
@@ -6,9 +6,10 @@ import argparse
 import os
 
 
-def add_run_options(p: argparse.ArgumentParser, *, shard_size: bool = False, models: bool = False) -> None:
-    """``--out``, ``--workers``, ``--overwrite``, ``--engine``, ``--address`` (and ``--shard-size``
-    for commands that make shards, ``--gpus-per-actor`` for commands that call models)."""
+def add_run_options(p: argparse.ArgumentParser, *, models: bool = False) -> None:
+    """``--out``, ``--workers``, ``--overwrite``, ``--engine``, ``--address`` (and ``--gpus-per-actor``,
+    ``--ray-data-llm`` for commands that call models). A stage's own options come from its step
+    (:func:`finereason.pipeline.flags.add_flags`)."""
     p.add_argument("--out", required=True, metavar="DIR", help="output dataset folder (rerun the same command to resume)")
     p.add_argument(
         "--workers", type=int, default=os.cpu_count() or 1, metavar="N",
@@ -38,8 +39,6 @@ def add_run_options(p: argparse.ArgumentParser, *, shard_size: bool = False, mod
                  "inference (vllm: through ray.data.llm, one engine per --gpus-per-actor GPUs) in rounds, every "
                  "answer journaled; for teams that run the teacher inside the job instead of behind servers",
         )
-    if shard_size:
-        p.add_argument("--shard-size", type=int, default=500, metavar="N", help="samples per output shard (default 500)")
 
 
 def print_summary(manifest: dict) -> None:

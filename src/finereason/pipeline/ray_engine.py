@@ -20,22 +20,25 @@ from __future__ import annotations
 import importlib.metadata
 import logging
 import os
-import re
 import socket
 import time
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from finereason import __version__
+from finereason.errors import EngineError
 from finereason.io.store import Dataset, ShardCounts
 from finereason.pipeline.engine import _status, prepare_output, run_one
-from finereason.pipeline.engines import EngineError
 from finereason.pipeline.manifest import RunInfo, write_manifest
 from finereason.pipeline.progress import StageProgress, say
-from finereason.pipeline.stage import AsyncStage, Stage, Task
+from finereason.pipeline.ray_nodes import INSTALL_HINT, alive_nodes, explain, node_label
+from finereason.pipeline.stage import ModelStage, Stage, Task
+
+if TYPE_CHECKING:
+    from finereason.models.session import RunContext
 
 J = TypeVar("J")
 R = TypeVar("R")
@@ -43,33 +46,6 @@ R = TypeVar("R")
 #: How long to wait for a TCP connection to the head before calling the cluster unreachable
 #: (``ray.init`` itself retries a wrong address for minutes).
 CONNECT_TIMEOUT_S = 5.0
-INSTALL_HINT = (
-    "install it in the Python environment that runs `ray start` on that node "
-    f"(pip install 'finereason[ray]=={__version__}', or the same checkout with pip install -e), then rerun"
-)
-
-
-def node_label(node: dict[str, Any]) -> str:
-    """A node as people find it: host name, address and the start of its Ray node id."""
-    return f"{node.get('NodeManagerHostname', '?')} ({node.get('NodeManagerAddress', '?')}, node {node['NodeID'][:8]})"
-
-
-def explain(err: BaseException) -> BaseException:
-    """A remote failure as the error to show: a missing module names its node and the fix; a
-    stage's own exception comes back as itself, as the local engine would raise it."""
-    import ray.exceptions as rex
-
-    text = str(err)
-    missing = re.search(r"No module named '([^']+)'", text)
-    if missing:
-        ip = getattr(err, "ip", None) or (re.search(r"ip=([0-9A-Za-z.:\-]+)", text) or [None, "?"])[1]
-        return EngineError(f"a Ray worker on node {ip} cannot import {missing.group(1)!r}: {INSTALL_HINT}")
-    cause = getattr(err, "cause", None)
-    if isinstance(err, rex.RayTaskError) and isinstance(cause, Exception) and not isinstance(cause, rex.RayError):
-        return cause
-    return err
-
-
 def _same_address(a: str, b: str) -> bool:
     """Do two HOST:PORT name the same head? Ray reports the node's IP where a user may write
     127.0.0.1 or a host name, so a loopback or unresolvable host matches on the port alone."""
@@ -303,21 +279,21 @@ class RayEngine:
         return [results[i] for i in range(len(jobs))]
 
     # ---- model stages: client actors ---------------------------------------------------------
-    async def run_async_stage(self, stage: AsyncStage, tasks: Iterable[Task], out_dir: str | os.PathLike[str],
+    async def run_async_stage(self, stage: ModelStage, tasks: Iterable[Task], out_dir: str | os.PathLike[str],
                               info: RunInfo, *, shards_in_flight: int = 4, total: int | None = None,
-                              overwrite: bool = False, status: Any = None, start: Any = None) -> dict[str, Any]:
+                              overwrite: bool = False, context: RunContext | None = None) -> dict[str, Any]:
         """As :func:`finereason.pipeline.engine.run_async_stage`, over client actors on the cluster.
 
-        ``start`` and ``status`` travel with the stage: each actor calls ``start`` when it comes
-        up (so a model that cannot serve fails before any work) and ``status`` for the progress
-        line. ``shards_in_flight`` is per actor. With ``ray_data_llm``, in-job models answer on Ray
+        Each actor opens its copy of the stage under a context of its own when it comes up (so a
+        model that cannot serve fails before any work; ``context`` is the local engine's and is
+        not used here) and asks its ``status`` for the progress line. ``shards_in_flight`` is per actor. With ``ray_data_llm``, in-job models answer on Ray
         Data instead (:mod:`~finereason.pipeline.ray_batch`).
         """
         if self.ray_data_llm:
             from finereason.pipeline.ray_batch import run_in_rounds
 
             return await run_in_rounds(self, stage, tasks, out_dir, info, shards_in_flight=shards_in_flight,
-                                       total=total, overwrite=overwrite, status=status, start=start)
+                                       total=total, overwrite=overwrite)
         from finereason.pipeline.ray_actors import ActorPool
 
         ray = self.connect()
@@ -325,7 +301,7 @@ class RayEngine:
         prepare_output(out, info, overwrite)
         self.check_shared(ray, out.root)
         started = time.time()
-        counts = {c.index: c for c in out.done_counts() if not c.extra.get("failed")}
+        counts = {c.index: c for c in out.done_counts() if not c.failed}
         todo = [t for t in tasks if t.index not in counts]
         with StageProgress(stage.name, total) as bar:
             bar.advance(len(counts))
@@ -336,7 +312,7 @@ class RayEngine:
 
             retries: dict[str, int] = {}
             if todo:
-                pool = ActorPool(ray, self, (stage, start, status), shards_in_flight=shards_in_flight)
+                pool = ActorPool(ray, self, stage, shards_in_flight=shards_in_flight)
                 await pool.start()
                 try:
                     await pool.run(todo, str(out.root), finished, lambda text: bar.status(
@@ -345,8 +321,4 @@ class RayEngine:
                 finally:
                     await pool.close()
         return write_manifest(out, info, [counts[i] for i in sorted(counts)], time.time() - started,
-                              stats={"retries_by_reason": retries})
-
-
-def alive_nodes(ray: ModuleType) -> list[dict[str, Any]]:
-    return [n for n in ray.nodes() if n.get("Alive")]
+                              model_stage=True, stats={"retries_by_reason": retries})

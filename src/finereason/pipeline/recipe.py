@@ -1,26 +1,27 @@
-"""Recipes: a whole run as data, validated before anything runs.
+"""Recipes: a whole run as data, validated before anything runs, built into a :class:`~finereason.pipeline.pipeline.Pipeline`.
 
 A recipe names a source (built-in synthetic problems or files to ingest) and an ordered list of
-stages with their options. Each stage runs as the very command a user would type (the options
-become that command's flags), so a recipe and a shell script of commands give the same result
-and there is one code path to trust. Every key is checked up front, against the recipe schema
-(pydantic) and against the stage command's real flags, so a typo fails in the first second
-naming the key, not after hours of distillation.
+stages with their options. The keys are the registry's (:mod:`~finereason.pipeline.registry`):
+a stage's recipe keys are its command's flags with ``_`` for ``-``, checked by the same pydantic
+model, so a recipe and a shell script of commands give the same result. Every key is checked
+up front, so a typo fails in the first second naming the key, not after hours of distillation.
 """
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-
-from finereason.errors import UserError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-#: Stages a recipe may list, in pipeline order; each is a ``finereason`` command over DIR.
-STAGES = ("clean", "dedup", "caption", "distill", "verify", "difficulty", "select", "export", "report")
+from finereason.errors import UserError
+from finereason.io.step import Ingest
+from finereason.pipeline.engines import Engine, get_engine
+from finereason.pipeline.flags import flag_name
+from finereason.pipeline.registry import ENGINE_KEYS, STAGES
+from finereason.pipeline.step import Step
+from finereason.synth.step import Synth
 
 RECIPE_DIR = Path(__file__).resolve().parent.parent / "recipes"
 
@@ -29,31 +30,21 @@ class RecipeError(UserError):
     """A recipe that cannot run; the message names the file and the key."""
 
 
-class SynthSource(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    n: int = Field(gt=0)
-    seed: int = 0
-    families: list[str] | None = None
-
-
-class IngestSource(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    paths: list[str] = Field(min_length=1)
-    format: str = "auto"
-    map: dict[str, str] = Field(default_factory=dict)
-    source: str | None = None
-
-
 class Source(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    synth: SynthSource | None = None
-    ingest: IngestSource | None = None
+    synth: Synth | None = None
+    ingest: Ingest | None = None
 
     @model_validator(mode="after")
     def one_kind(self) -> Source:
         if (self.synth is None) == (self.ingest is None):
             raise ValueError("give exactly one of source.synth or source.ingest")
         return self
+
+    def step(self) -> Step:
+        step = self.synth if self.synth is not None else self.ingest
+        assert step is not None
+        return step
 
 
 class Recipe(BaseModel):
@@ -77,6 +68,13 @@ class Recipe(BaseModel):
                 raise ValueError(f"stages[{i}]: unknown stage {name!r}; known: {', '.join(STAGES)}")
         return stages
 
+    def engine_for(self, overrides: dict[str, Any]) -> Engine:
+        """The recipe's engine, with a stage's own ``workers``/``engine``/``address``/... if it gives them."""
+        return get_engine(overrides.get("engine", self.engine), overrides.get("address", self.address),
+                          overrides.get("workers", self.workers),
+                          gpus_per_actor=float(overrides.get("gpus_per_actor", 0.0) or 0.0),
+                          ray_data_llm=bool(overrides.get("ray_data_llm", False)))
+
 
 def load_recipe(path: str | Path) -> Recipe:
     p = Path(path)
@@ -96,42 +94,21 @@ def load_recipe(path: str | Path) -> Recipe:
         raise RecipeError(f"{p}: {key}: {first['msg']} ({len(e.errors())} problem(s) in all)") from e
 
 
-def _flag(key: str) -> str:
-    return "--" + key.replace("_", "-")
-
-
-def options_to_argv(options: dict[str, Any] | None) -> list[str]:
-    """``{max_tokens: 256, against: [a, b], overwrite: true}`` → ``--max-tokens 256 --against a b --overwrite``."""
-    argv: list[str] = []
-    for key, value in (options or {}).items():
-        if value is False or value is None:
-            continue
-        if value is True:
-            argv.append(_flag(key))
-        elif isinstance(value, list):
-            argv += [_flag(key), *map(str, value)]
-        elif isinstance(value, dict):
-            for k, v in value.items():
-                argv += [_flag(key), f"{k}={v}"]
-        else:
-            argv += [_flag(key), str(value)]
-    return argv
-
-
-def check_options(parser: argparse.ArgumentParser, stage: str, options: dict[str, Any] | None, where: str) -> None:
-    """Every option must be one of the stage command's flags (named in the error if not)."""
-    sub = _subparser(parser, stage)
-    known = {s for a in sub._actions for s in a.option_strings}
-    for key in options or {}:
-        if _flag(key) not in known:
-            flags = sorted(k[2:].replace("-", "_") for k in known if k.startswith("--") and k not in ("--help", "--out"))
-            raise RecipeError(f"{where}: stages.{stage}.{key}: not an option of `finereason {stage}` (known: {', '.join(flags)})")
+def build_step(name: str, options: dict[str, Any] | None, where: str) -> tuple[Step, dict[str, Any]]:
+    """Stage ``name``'s step from its recipe options, and the engine keys it gives (checked by name)."""
+    model = STAGES[name].step
+    keys = {info.alias or field for field, info in model.model_fields.items()}
+    options = dict(options or {})
+    for key in options:
         if key in ("out", "overwrite"):
-            raise RecipeError(f"{where}: stages.{stage}.{key}: set by the run itself (recipe 'out')")
-
-
-def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
-    for action in parser._actions:
-        if isinstance(action, argparse._SubParsersAction) and name in action.choices:
-            return action.choices[name]
-    raise RecipeError(f"stage {name!r} is not available in this installation")
+            raise RecipeError(f"{where}: stages.{name}.{key}: set by the run itself (recipe 'out')")
+        if key not in keys and key not in ENGINE_KEYS:
+            known = ", ".join(sorted(keys | set(ENGINE_KEYS)))
+            raise RecipeError(f"{where}: stages.{name}.{key}: not an option of `finereason {name}` (known: {known})")
+    engine = {k: options.pop(k) for k in ENGINE_KEYS if k in options}
+    try:
+        return model.model_validate(options), engine
+    except ValidationError as e:
+        first = e.errors()[0]
+        key = ".".join(str(x) for x in first["loc"])
+        raise RecipeError(f"{where}: stages.{name}.{key} ({flag_name(key)}): {first['msg']}") from e

@@ -1,20 +1,14 @@
-"""``finereason select DIR --out DIR2``: pass-rate subsets, verdict and flag filters, caps, balance."""
+"""``finereason select DIR --out DIR2`` (pass-rate subsets, verdict and flag filters, caps, balance) and
+``finereason difficulty`` (pass rate of a small student over k samples)."""
 
 from __future__ import annotations
 
 import argparse
 
-from finereason.io.store import Dataset
 from finereason.pipeline.engines import engine_from_args
-from finereason.pipeline.manifest import RunInfo
+from finereason.pipeline.flags import add_flags, options_from_args
 from finereason.pipeline.options import add_run_options, print_summary
-from finereason.pipeline.progress import StageProgress, say
-from finereason.pipeline.stage import Task
-from finereason.select.caps import GROUPINGS, CapPolicy
-from finereason.select.plan import any_verdict, make_plan
-from finereason.select.holdout import record_split
-from finereason.select.stage import HoldoutStage, PlannedShardLoader, SelectStage
-from finereason.select.subsets import DEFAULT_DROP_FLAGS, NAMED_SUBSETS, Interval, RangeError, Rules, parse_interval
+from finereason.select.step import Difficulty, Select
 
 DESCRIPTION = """\
 Choose the training subset of a verified, difficulty-scored dataset.
@@ -54,117 +48,50 @@ examples:
 """
 
 
-#: ``--verdict`` → the verdicts kept beside "correct" (see :class:`Rules`).
-VERDICT_MODES: dict[str, tuple[str, ...]] = {
-    "correct": ("unverifiable",),
-    "correct+undecided": ("unverifiable", "undecided"),
-    "any": (),
-}
+DIFFICULTY = """\
+Each sample is asked k times (one request with n=k) of the student model, each answer is
+graded against the ground truth by the verify cascade, and pass_rate = correct / graded.
+Failed requests are retried and never counted wrong (rerun to retry what still failed).
+Raw answers go to meta.student_responses; pass rate 0 with an incorrect teacher verdict
+is flagged likely_label_noise. Then `finereason select --subset hard` (= 0) or medium+ (≠ 1).
 
-
-def _interval(text: str) -> Interval:
-    try:
-        return parse_interval(text)
-    except RangeError as e:
-        raise argparse.ArgumentTypeError(str(e)) from e
-
-
-def _count(text: str) -> int:
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def _prefixes(text: str) -> tuple[str, ...]:
-    return tuple(p.strip() for p in text.split(",") if p.strip())
+example: finereason difficulty runs/verified --student openai:Qwen/Qwen3-VL-4B-Thinking@http://gpu3:8000/v1 --k 4 --out runs/scored
+"""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "select",
-        help="pick a subset: pass-rate range, correct verdicts, clean flags, caps and balance",
-        description=DESCRIPTION,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
+    d = sub.add_parser("difficulty", help=Difficulty.summary, description=DIFFICULTY,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
+    d.add_argument("dir", metavar="DIR", help="input dataset folder (samples with an answer)")
+    add_flags(d, Difficulty)
+    add_run_options(d, models=True)
+    d.set_defaults(func=run_difficulty)
+
+    p = sub.add_parser("select", help=Select.summary, description=DESCRIPTION,
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("dir", metavar="DIR", help="input dataset folder (output of verify/difficulty)")
     add_run_options(p)
-    which = p.add_mutually_exclusive_group()
-    which.add_argument(
-        "--subset", choices=list(NAMED_SUBSETS), default="all",
-        help="named pass-rate subset: hard (== 0), medium+ (!= 1), all (no pass-rate filter; default)",
-    )
-    which.add_argument(
-        "--pass-rate", type=_interval, action="append", metavar="RANGE",
-        help="keep pass rates in RANGE (repeat for a union): 0, 0:0.5, [0.25,0.75), (0,1]",
-    )
-    p.add_argument(
-        "--verdict", choices=list(VERDICT_MODES), default="correct",
-        help="correct (default): keep samples whose verdict is 'correct' (and open-ended 'unverifiable' ones), "
-        "rejecting others and unverified ones, whenever any sample has a verdict; correct+undecided: also keep "
-        "'undecided'; any: ignore verdicts",
-    )
-    p.add_argument(
-        "--drop-flags", type=_prefixes, default=DEFAULT_DROP_FLAGS, metavar="PREFIX,...",
-        help=f"drop samples with a flag starting with one of these (default: {','.join(DEFAULT_DROP_FLAGS)}; "
-        "'' keeps all flagged samples)",
-    )
-    p.add_argument("--require-clean", action="store_true", help="drop samples with any flag at all")
-    p.add_argument("--cap-per-source", type=_count, metavar="N", help="keep at most N samples per source")
-    p.add_argument("--cap-per-domain", type=_count, metavar="N", help="keep at most N samples per domain")
-    p.add_argument(
-        "--balance", choices=list(GROUPINGS),
-        help="even out sources or domains: with --limit, take samples round-robin over the groups; "
-        "without, cut every group to the smallest group's size",
-    )
-    p.add_argument("--limit", type=_count, metavar="N", help="keep at most N samples in total")
-    p.add_argument("--seed", type=int, default=0,
-                   help="seed of the order that caps, balance, limit and the RL hold-out use (default 0)")
-    p.add_argument("--rl-holdout", type=_count, metavar="N",
-                   help="hold N verifiable samples out of the output, uniformly at random, as RL prompts")
-    p.add_argument("--rl-out", metavar="DIR", help="where the RL hold-out goes (default: OUT-rl)")
+    add_flags(p, Select)
     p.set_defaults(func=run)
 
 
+def run_difficulty(args: argparse.Namespace) -> int:
+    step = options_from_args(Difficulty, args)
+    print_summary(step.run(args.dir, args.out, engine_from_args(args), overwrite=args.overwrite))
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
-    src = Dataset(args.dir)
-    paths = src.shard_paths()
-    ranges = tuple(args.pass_rate) if args.pass_rate else NAMED_SUBSETS[args.subset]
-    verdicts = args.verdict != "any" and any_verdict(paths)
-    rules = Rules(ranges, verdicts, args.drop_flags, args.require_clean, VERDICT_MODES[args.verdict])
-    policy = CapPolicy(args.cap_per_source, args.cap_per_domain, args.balance, args.limit, args.seed,
-                       args.rl_holdout or None)
-    if args.verdict != "any" and not verdicts:
-        say("select: no sample has a verdict (verify never ran), so the verdict filter is off")
-    with StageProgress("select: plan", len(paths)) as bar:
-        plan = make_plan(paths, rules, policy, on_shard=bar.advance)
-    stage = SelectStage(rules, policy)
-    settings = {
-        "subset": None if args.pass_rate else args.subset,
-        **stage.settings(),
-        "input_shards": len(paths),
-        "input_rows": sum(s.rows for s in plan.shards),
-    }
-    info = RunInfo(
-        stage=stage.name, version=stage.version, settings=settings, inputs=[str(src.root)],
-        upstream=src.manifest(), extra={"selection": plan.stats()},
-    )
-    tasks = [Task(i, PlannedShardLoader(s)) for i, s in enumerate(plan.shards)]
-    manifest = engine_from_args(args).run_stage(stage, tasks, args.out, info, workers=args.workers, total=len(tasks),
-                                                overwrite=args.overwrite)
+    step = options_from_args(Select, args)
+    manifest = step.run(args.dir, args.out, engine_from_args(args), overwrite=args.overwrite)
     print_summary(manifest)
-    if policy.rl_holdout:
-        rl_out = args.rl_out or f"{str(args.out).rstrip('/')}-rl"
-        held = HoldoutStage(policy)
-        rl_info = RunInfo(stage=held.name, version=held.version, settings=settings, inputs=[str(src.root)],
-                          upstream=src.manifest())
-        rl_tasks = [Task(i, PlannedShardLoader(s)) for i, s in enumerate(plan.shards)]
-        engine_from_args(args).run_stage(held, rl_tasks, rl_out, rl_info, workers=args.workers,
-                                         total=len(rl_tasks), overwrite=args.overwrite)
-        split = record_split(args.out, rl_out, policy)
-        print(f"  RL hold-out: {split['rl_count']} samples → {rl_out} (ids sha256 {split['rl_ids_sha256'][:12]}…)")
+    split = manifest.get("rl_holdout")
+    if split:
+        print(f"  RL hold-out: {split['rl_count']} samples → {split['rl_dataset']} "
+              f"(ids sha256 {split['rl_ids_sha256'][:12]}…)")
+    selection = manifest.get("selection", {})
     for group in ("source", "domain", "verdict"):
-        before, after = plan.before[group], plan.after[group]
+        before, after = selection["before"][group], selection["after"][group]
         line = ", ".join(f"{k} {before[k]}→{after.get(k, 0)}" for k in sorted(before))
         print(f"  per {group}: {line}")
     return 0

@@ -1,4 +1,4 @@
-"""``finereason difficulty``: pass rate of a small student over k samples, graded by the cascade.
+"""The difficulty stage: pass rate of a small student over k samples, graded by the cascade.
 
 MMFineReason's difficulty signal (Qwen3-VL-4B-Thinking, k=4): pass rate 0 gave the 123K subset
 that matched the full 1.8M set. The public code capped its thinking student at 512 tokens and
@@ -10,19 +10,14 @@ teacher also disagrees with the ground truth is flagged ``likely_label_noise``.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 from finereason.distill.stage import TeacherStage
-from finereason.io.store import Dataset
-from finereason.models.types import SamplingParams
-from finereason.pipeline.engines import engine_from_args
-from finereason.pipeline.manifest import RunInfo
-from finereason.pipeline.options import add_run_options, print_summary
-from finereason.pipeline.stage import StageResult, shard_tasks
+from finereason.models.session import RunContext
+from finereason.pipeline.stage import StageResult
 from finereason.schema import Rejection, Sample
 from finereason.verify.equivalence import Verifier, VerifyItem
 from finereason.verify.extract import extract_answer
@@ -42,8 +37,8 @@ class DifficultyStage:
     def settings(self) -> dict[str, Any]:
         return {**self.student.settings(), "k": self.student.params.n, "timeout_s": self.timeout_s}
 
-    def open(self) -> None:
-        self.student.open()
+    def open(self, context: RunContext | None = None) -> None:
+        self.student.open(context)
 
     def grade(self, answered: list[Sample]) -> None:
         if self._verifier is None:
@@ -94,13 +89,12 @@ class DifficultyStage:
         rejected += res.rejected
         await asyncio.to_thread(self.grade, kept)
         scored, kept = kept, unscored + kept
-        extra: Counter[str] = Counter(failed=res.extra.get("failed", 0),
-                                      completion_tokens=res.extra.get("completion_tokens", 0),
+        stats: Counter[str] = Counter(completion_tokens=res.stats.get("completion_tokens", 0),
                                       open_unscored=len(unscored))
         for s in scored:
-            extra[f"pass_rate_{s.pass_rate}"] += 1
-            extra["likely_label_noise"] += "likely_label_noise" in s.flags
-        return StageResult(kept=kept, rejected=rejected, extra=dict(extra))
+            stats[f"pass_rate_{s.pass_rate}"] += 1
+            stats["likely_label_noise"] += "likely_label_noise" in s.flags
+        return StageResult(kept=kept, rejected=rejected, failed=res.failed, stats=dict(stats))
 
     def status(self) -> str:
         return self.student.status()
@@ -109,55 +103,3 @@ class DifficultyStage:
         if self._verifier is not None:
             self._verifier.close()
         await self.student.aclose()
-
-
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "difficulty",
-        help="score difficulty: a small student answers k times; pass rate = share graded correct",
-        description=(
-            "Each sample is asked k times (one request with n=k) of the student model, each answer is\n"
-            "graded against the ground truth by the verify cascade, and pass_rate = correct / graded.\n"
-            "Failed requests are retried and never counted wrong (rerun to retry what still failed).\n"
-            "Raw answers go to meta.student_responses; pass rate 0 with an incorrect teacher verdict\n"
-            "is flagged likely_label_noise. Then `finereason select --subset hard` (= 0) or medium+ (≠ 1).\n\n"
-            "example: finereason difficulty runs/verified --student openai:Qwen/Qwen3-VL-4B-Thinking@http://gpu3:8000/v1 --k 4 --out runs/scored"
-        ),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    p.add_argument("dir", metavar="DIR", help="input dataset folder (samples with an answer)")
-    p.add_argument("--student", required=True, metavar="SPEC", help="student model spec")
-    p.add_argument("--k", type=int, default=4, help="samples per question (default 4, as the paper)")
-    p.add_argument("--perception", metavar="SPEC", help="how a text-only student sees: builtin:ocr, oracle, or a VLM spec")
-    p.add_argument("--max-tokens", type=int, default=16384, help="student budget (default 16384; the public code's 512 truncated thinking)")
-    p.add_argument("--temperature", type=float, default=1.0, help="default 1.0")
-    p.add_argument("--top-p", type=float, default=0.95, help="default 0.95")
-    p.add_argument("--seed", type=int, default=None, help="sampling seed")
-    p.add_argument("--concurrency", type=int, default=None, help="requests in flight")
-    p.add_argument("--prompt", default="student", metavar="NAME|FILE", help="student prompt (default 'student')")
-    p.add_argument("--journal", metavar="FILE", help="request journal (default OUT/journal.sqlite)")
-    add_run_options(p, models=True)
-    p.set_defaults(func=run)
-
-
-def run(args: argparse.Namespace) -> int:
-    src = Dataset(args.dir)
-    params = SamplingParams(max_tokens=args.max_tokens, temperature=args.temperature, top_p=args.top_p,
-                            n=args.k, seed=args.seed)
-    student = TeacherStage("distill", args.student, params, args.prompt,
-                           journal_path=args.journal or f"{args.out}/journal.sqlite",
-                           perception=args.perception, concurrency=args.concurrency, empty_is_failure=False)
-    stage = DifficultyStage(student)
-    tasks = shard_tasks(src.shard_paths())
-    info = RunInfo(stage.name, stage.version, stage.settings(), inputs=[str(src.root)], upstream=src.manifest())
-
-    async def main() -> dict:
-        try:
-            return await engine_from_args(args).run_async_stage(
-                stage, tasks, args.out, info, total=len(tasks), overwrite=args.overwrite, status=stage.status,
-                start=stage.open)
-        finally:
-            await stage.aclose()
-
-    print_summary(asyncio.run(main()))
-    return 0

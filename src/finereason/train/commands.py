@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from finereason.train.config import RECIPE_DIR, shipped_recipes
@@ -268,23 +267,17 @@ def run_vet_command(args: argparse.Namespace) -> int:
         client.journal = Journal(out.root / ".journal" / f"{name}.sqlite")
     tasks = vet_tasks(paths, plan_groups(paths))
 
-    def status() -> str:
-        used = [c.usage for c in clients]
-        return (f"{sum(u.requests for u in used)} requests · {sum(u.cached for u in used)} journaled · "
-                f"{sum(u.failed for u in used)} failed")
-
     async def go() -> dict:
         try:
-            return await run_async_stage(stage, tasks, out.root, info, total=len(tasks), status=status)
+            return await run_async_stage(stage, tasks, out.root, info, total=len(tasks))
         finally:
-            await _close(clients)
+            await stage.aclose()
 
     try:
         manifest = asyncio.run(go())
     except ModelError as e:
-        print(f"finereason vet build: error: a model request failed after retries ({e}); rerun the same command "
-              "to resume (answered requests are journaled)", file=sys.stderr)
-        return 1
+        raise UserError(f"vet build: a model request failed after retries ({e}); rerun the same command "
+                        "to resume (answered requests are journaled)") from e
     print_summary(manifest)
     return 0
 

@@ -295,11 +295,21 @@ def check_policy_parts(config: PolicyRecipe) -> Family:
     return family
 
 
+def eval_argv(config: TrainConfig, model_dir: Path) -> list[str]:
+    """The ``finereason eval`` command for the final model (as VLM, or as perception module)."""
+    assert config.eval is not None
+    e = config.eval
+    argv = ["eval", "--benchmark", e.benchmark, "--data", e.data, "--out", str(Path(config.output.dir) / "eval"),
+            "--mode", e.mode]
+    if e.mode == "direct":
+        argv += ["--model", f"hf:{model_dir}"]
+    else:
+        argv += ["--perception", f"hf:{model_dir}", "--reasoning", str(e.reasoning)]
+    return argv + list(e.args)
+
+
 def check_eval(config: TrainConfig) -> None:
     """The final evaluation's data exists and ``finereason eval`` accepts its arguments (when installed)."""
-    import contextlib
-    import io
-
     e = config.eval
     assert e is not None
     if e.mode != "direct" and not e.reasoning:
@@ -307,19 +317,14 @@ def check_eval(config: TrainConfig) -> None:
                                             "and needs a text reasoner (a model spec)")
     if not Path(e.data).exists():
         raise ConfigError("eval.data", f"{e.data}: no such benchmark file or folder")
-    from finereason import cli
-    from finereason.train.sft import eval_argv
-
-    parser = cli.build_parser()
-    if "eval" not in next(a for a in parser._actions if a.__class__.__name__ == "_SubParsersAction").choices:
-        return  # checked again after training, where a missing command is reported and skipped
-    err = io.StringIO()
     try:
-        with contextlib.redirect_stderr(err):
-            parser.parse_args(eval_argv(config, Path(config.output.dir) / "final"))
-    except SystemExit:
-        message = err.getvalue().strip().splitlines()[-1] if err.getvalue().strip() else "rejected"
-        raise ConfigError("eval", f"finereason eval refuses these settings: {message}") from None
+        from finereason.evaluate.commands import config_from_argv
+    except ImportError:
+        return  # checked again after training, where a missing command is reported and skipped
+    try:
+        config_from_argv(eval_argv(config, Path(config.output.dir) / "final")[1:])
+    except UserError as e:
+        raise ConfigError("eval", f"finereason eval refuses these settings: {e}") from None
 
 
 def deepspeed_config(config: TrainConfig) -> dict[str, Any] | str | None:

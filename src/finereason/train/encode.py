@@ -58,7 +58,7 @@ def load_processor(name_or_path: str, family: Family, *, trust_remote_code: bool
     cannot be built here (its video processor needs torchvision, which breaks beside our torch)."""
     from transformers import AutoProcessor, ProcessorMixin
 
-    from finereason.models.tinyvlm import QWEN_PROCESSORS, register_processors
+    from finereason.models.processors import QWEN_PROCESSORS, register_processors
 
     register_processors()
     try:

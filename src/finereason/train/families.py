@@ -129,20 +129,6 @@ def group_of(param_name: str, family: Family) -> str:
     return "language_model"
 
 
-def parameter_groups(model: Any, family: Family) -> dict[str, list[str]]:
-    """Parameter names by group; raises if the vision tower or projector is not found at all."""
-    groups: dict[str, list[str]] = {g: [] for g in GROUPS}
-    for name, _ in model.named_parameters():
-        groups[group_of(name, family)].append(name)
-    for group, marks in (("vision_tower", family.vision_tower), ("projector", family.projector)):
-        if not groups[group]:
-            raise FamilyError(
-                f"no {group} parameters found in this {family.name} model (looked for modules named "
-                f"{', '.join(marks)}); set model.family to the right family"
-            )
-    return groups
-
-
 def freeze(model: Any, family: Family, frozen: set[str]) -> dict[str, int]:
     """Turn off gradients for the named groups; return trainable parameter counts per group."""
     trainable = {g: 0 for g in GROUPS}

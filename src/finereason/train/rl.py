@@ -131,7 +131,7 @@ def run_rl(config: RLConfig, *, callbacks: list[Any] | None = None) -> dict[str,
     from transformers import AutoProcessor
     from trl import GRPOTrainer
 
-    from finereason.models.tinyvlm import register_processors
+    from finereason.models.processors import register_processors
 
     started = time.time()
     resume = resume_point(config)  # type: ignore[arg-type]  (same output section as SFT)

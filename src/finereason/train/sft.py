@@ -23,7 +23,6 @@ DeepSpeed ZeRO-2); the preflight runs on the main process first and the others r
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import sys
@@ -35,7 +34,7 @@ from typing import Any
 from finereason.errors import UserError
 from finereason.io.store import atomic_write_json
 from finereason.pipeline.progress import say
-from finereason.train.config import ConfigError, PolicyRecipe, TrainConfig, deepspeed_config, gradient_accumulation
+from finereason.train.config import ConfigError, PolicyRecipe, TrainConfig, deepspeed_config, eval_argv, gradient_accumulation
 from finereason.train.data import ExampleStore, PixelBounds, export_files
 from finereason.train.families import Family, freeze, linear_module_names, projector_module_names
 from finereason.train.packing import fill_ratio, pack, single_rows
@@ -311,34 +310,22 @@ def save_final(config: TrainConfig, trainer: Any, processor: Any) -> Path:
     return final
 
 
-def eval_argv(config: TrainConfig, model_dir: Path) -> list[str]:
-    """The ``finereason eval`` command for the final model (as VLM, or as perception module)."""
-    assert config.eval is not None
-    e = config.eval
-    argv = ["eval", "--benchmark", e.benchmark, "--data", e.data, "--out", str(Path(config.output.dir) / "eval"),
-            "--mode", e.mode]
-    if e.mode == "direct":
-        argv += ["--model", f"hf:{model_dir}"]
-    else:
-        argv += ["--perception", f"hf:{model_dir}", "--reasoning", str(e.reasoning)]
-    return argv + list(e.args)
-
-
 def run_eval(config: TrainConfig, model_dir: Path) -> dict[str, Any]:
-    """Evaluate the final model through ``finereason eval`` when that command exists here."""
-    from finereason import cli
-
+    """Evaluate the final model as ``finereason eval`` would, when the evaluation package is installed."""
     argv = eval_argv(config, model_dir)
-    sub = next(a for a in cli.build_parser()._actions if isinstance(a, argparse._SubParsersAction))
-    if "eval" not in sub.choices:
+    try:
+        from finereason.evaluate.commands import config_from_argv, evaluate
+    except ImportError:
         say("train: `finereason eval` is not available in this install; skipped the final evaluation. "
             f"Run it later: finereason {' '.join(argv)}")
         return {"status": "skipped", "reason": "eval command not registered", "argv": argv}
     say(f"train: evaluating the final model: finereason {' '.join(argv)}")
     try:
-        code = cli.main(argv)
-    except SystemExit as e:  # argparse refused the arguments (e.g. an unknown benchmark)
-        code = int(e.code or 2)
+        evaluate(config_from_argv(argv[1:]))  # argv[0] is the command name
+        code = 0
+    except UserError as e:  # refused settings, or a model that failed after its retries
+        say(f"train: the final evaluation failed: {e}")
+        code = 2
     summary_file = Path(config.output.dir) / "eval" / "summary.json"
     result: dict[str, Any] = {"status": "ok" if code == 0 else "failed", "exit_code": code, "argv": argv}
     if code == 0 and summary_file.is_file():

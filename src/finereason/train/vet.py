@@ -223,6 +223,21 @@ class VetStage:
     def settings(self) -> dict[str, Any]:
         return {**self.settings_.__dict__, "prompts": {k: p.ref for k, p in self.prompts.items()}}
 
+    def _clients(self) -> list[Any]:
+        return [self.teacher] if self.describer is self.teacher else [self.teacher, self.describer]
+
+    def open(self, context: Any = None) -> None:
+        """The clients come opened (``vet build`` attaches their journals once the folder is checked)."""
+
+    def status(self) -> str:
+        used = [c.usage for c in self._clients()]
+        return (f"{sum(u.requests for u in used)} requests · {sum(u.cached for u in used)} journaled · "
+                f"{sum(u.failed for u in used)} failed")
+
+    async def aclose(self) -> None:
+        for client in self._clients():
+            await client.aclose()
+
     async def _ask(self, client: Any, messages: list[Message], max_tokens: int, what: str) -> str:
         try:
             completion: Completion = (await client.complete(messages, self.settings_.params(max_tokens)))[0]
@@ -298,4 +313,4 @@ class VetStage:
         rejected += [Rejection(self.name, "no_image", "a VET record needs the image its questions are about", s)
                      for s in batch.no_image]
         counts["conversations"] += len(batch.groups)
-        return StageResult(kept, rejected, records_in=len(batch), extra=dict(counts))
+        return StageResult(kept, rejected, records_in=len(batch), stats=dict(counts))

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
-from finereason.io.store import Dataset
 from finereason.pipeline.engines import engine_from_args
-from finereason.pipeline.manifest import RunInfo
+from finereason.pipeline.flags import add_flags, options_from_args
 from finereason.pipeline.options import add_run_options, print_summary
-from finereason.pipeline.stage import shard_tasks
-from finereason.verify.quality import QualityConfig
-from finereason.verify.stage import VerifyStage
+from finereason.verify.step import Verify
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "verify",
-        help="extract answers, grade them against the ground truth, flag format and repetition problems",
+        help=Verify.summary,
         description=(
             "For each sample's response: extract the final answer (last <answer> outside <think>, else\n"
             "last \\boxed{}, else an 'answer is' line; never a guess), then grade it by a cascade that\n"
@@ -35,46 +31,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument("dir", metavar="DIR", help="input dataset folder (samples with a response)")
-    p.add_argument("--judge", metavar="SPEC", help="LLM judge model spec for the answers the rules leave undecided")
-    p.add_argument("--judge-unparsed", action="store_true",
-                   help="also send responses with no extractable answer to the judge (needs --judge)")
-    p.add_argument("--min-words", type=int, default=100, help="minimum response words (default 100, as the paper)")
-    p.add_argument("--ngram", type=int, default=50, help="repetition window in words (default 50)")
-    p.add_argument("--ngram-count", type=int, default=3, help="repetition count that flags (default 3)")
-    p.add_argument("--language", default="en", help="expected response language, or 'none' (default en)")
-    p.add_argument("--no-think-required", action="store_true", help="do not require a <think> block")
-    p.add_argument("--timeout", type=float, default=5.0, help="math-verify wall-clock limit per pair (s)")
+    add_flags(p, Verify)
     add_run_options(p, models=True)
     p.set_defaults(func=run)
 
 
-def make_stage(args: argparse.Namespace) -> VerifyStage:
-    quality = QualityConfig(
-        require_think=not args.no_think_required,
-        min_words=args.min_words,
-        ngram_n=args.ngram,
-        ngram_max_count=args.ngram_count,
-        expected_language=None if args.language == "none" else args.language,
-    )
-    return VerifyStage(quality=quality, timeout_s=args.timeout, judge_spec=args.judge,
-                       judge_unparsed=bool(getattr(args, "judge_unparsed", False)),
-                       journal_path=f"{args.out}/journal.sqlite" if args.judge else None)
-
-
 def run(args: argparse.Namespace) -> int:
-    src = Dataset(args.dir)
-    stage = make_stage(args)
-    tasks = shard_tasks(src.shard_paths())
-    settings = stage.settings()
-    extra = {"prompts": settings["prompts"], "models": {"judge": args.judge}} if args.judge else {}
-    info = RunInfo(stage.name, stage.version, settings, inputs=[str(src.root)], upstream=src.manifest(), extra=extra)
-
-    async def main() -> dict:
-        try:
-            return await engine_from_args(args).run_async_stage(stage, tasks, args.out, info, shards_in_flight=1,
-                                                                total=len(tasks), overwrite=args.overwrite)
-        finally:
-            await stage.aclose()
-
-    print_summary(asyncio.run(main()))
+    step = options_from_args(Verify, args)
+    print_summary(step.run(args.dir, args.out, engine_from_args(args), overwrite=args.overwrite))
     return 0

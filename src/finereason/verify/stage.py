@@ -70,6 +70,7 @@ class VerifyStage:
     version: str = "1"
     _verifier: Verifier | None = None
     _judge_client: Any = None
+    _context: Any = None  # the engine's RunContext, for the judge's client
 
     def settings(self) -> dict[str, Any]:
         out = {"quality": asdict(self.quality), "timeout_s": self.timeout_s, "judge": self.judge_spec,
@@ -97,7 +98,7 @@ class VerifyStage:
 
                 # A judge that reasons needs room: the public code's 512-token cap truncated it.
                 params = SamplingParams(max_tokens=self.judge_max_tokens, temperature=0.0, top_p=1.0)
-                self._judge_client = LazyClient(self.judge_spec, self.journal_path)
+                self._judge_client = LazyClient(self.judge_spec, self.journal_path, context=self._context)
                 judge = prompt_judge(blocking_text_call(self._judge_client.get(), params, loop))
             self._verifier = Verifier(timeout_s=self.timeout_s, judge=judge, judge_unparsed=self.judge_unparsed)
         return self._verifier
@@ -145,10 +146,17 @@ class VerifyStage:
             counts[f"by_{s.verdict_by}"] = counts.get(f"by_{s.verdict_by}", 0) + 1
             for f in s.flags:
                 counts[f"flag_{f}"] = counts.get(f"flag_{f}", 0) + 1
-        # A judge request that failed is the engine's "failed": the shard is redone on rerun.
-        counts["failed"] = sum(s.verdict_by == "judge" and s.verdict == "error"
-                               and str(s.meta_get("verify_detail", "")).startswith(JUDGE_CALL_FAILED) for s in kept)
-        return StageResult(kept=kept, extra=counts)
+        # A judge request that failed counts as failed: the shard is redone on rerun.
+        failed = sum(s.verdict_by == "judge" and s.verdict == "error"
+                     and str(s.meta_get("verify_detail", "")).startswith(JUDGE_CALL_FAILED) for s in kept)
+        return StageResult(kept=kept, failed=failed, stats=counts)
+
+    def open(self, context: Any = None) -> None:
+        """The verifier (and judge) open on first use, bound to the running loop; keep the context."""
+        self._context = context
+
+    def status(self) -> str:
+        return ""
 
     async def aclose(self) -> None:
         if self._verifier is not None:

@@ -11,6 +11,7 @@ import importlib
 import pkgutil
 from functools import cache
 
+from finereason.errors import UserError
 from finereason.evaluate.benchmarks.base import Benchmark, Score
 
 
@@ -37,7 +38,7 @@ def get_benchmark(name: str) -> Benchmark:
     try:
         return registry()[name]
     except KeyError:
-        raise ValueError(f"unknown benchmark {name!r}; available: {', '.join(available())}") from None
+        raise UserError(f"unknown benchmark {name!r}; available: {', '.join(available())}") from None
 
 
 __all__ = ["Benchmark", "Score", "available", "get_benchmark", "registry"]

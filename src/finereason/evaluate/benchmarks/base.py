@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 
+from finereason.errors import UserError
 from finereason.evaluate.items import BenchmarkError, EvalItem, ImageRef, ItemError, format_options
 from finereason.schema import VERDICTS
 
@@ -81,9 +82,9 @@ class Benchmark:
         return [self.score(item, response) for item, response in zip(items, responses, strict=True)]
 
     def with_protocol(self, protocol: str) -> Benchmark:
-        """This benchmark scoring by ``protocol``; a ValueError names the protocols it offers."""
+        """This benchmark scoring by ``protocol``; a UserError names the protocols it offers."""
         if protocol != "strict":
-            raise ValueError(f"--protocol {protocol}: {self.name} offers only {', '.join(self.protocols)}")
+            raise UserError(f"--protocol {protocol}: {self.name} offers only {', '.join(self.protocols)}")
         return self
 
     def score_extractions(self, items: Sequence[EvalItem], extractions: Sequence[str]) -> list[Score]:

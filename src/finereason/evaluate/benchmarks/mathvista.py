@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from finereason.errors import UserError
 from finereason.evaluate.benchmarks import mathvista_official as official
 from finereason.evaluate.benchmarks.base import Benchmark, Score, failed_item, image_ref, read_table, require_columns
 from finereason.evaluate.items import BenchmarkError, EvalItem, ImageRef, ItemError, format_options, option_letters
@@ -52,7 +53,7 @@ class MathVista(Benchmark):
 
     def __init__(self, prose_rules: frozenset[str] = PROSE_RULES, protocol: str = "strict") -> None:
         if protocol not in self.protocols:
-            raise ValueError(f"MathVista scoring protocol must be one of {', '.join(self.protocols)}, got {protocol!r}")
+            raise UserError(f"MathVista scoring protocol must be one of {', '.join(self.protocols)}, got {protocol!r}")
         #: Which rules of :mod:`finereason.evaluate.statements` read prose replies (all, by default).
         self.prose_rules = prose_rules
         #: ``strict`` (an answer only where the reply gives one) or ``official`` (the deterministic

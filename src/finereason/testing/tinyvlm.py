@@ -5,13 +5,9 @@ exercised on real architectures. These builders create randomly initialised Idef
 and Qwen2-VL / Qwen2.5-VL / Qwen3-VL checkpoints of a few MB in well under a second, saved with
 ``save_pretrained`` so ``hf:<dir>`` loads them like any hub checkpoint.
 
-Two environment workarounds live here (see feasibility §2):
-
-* only the ``*ImageProcessorPil`` classes are used, because the default image processors import
-  torchvision, which fails beside our torch;
-* the Qwen-VL processors insist on a video processor, which cannot be built without torchvision,
-  so an image-only subclass is used and registered with ``AutoProcessor`` under its class name
-  (:func:`register_processors`) so that ``AutoProcessor.from_pretrained`` reloads it.
+Only the ``*ImageProcessorPil`` classes are used, because the default image processors import
+torchvision, which fails beside our torch; the Qwen-VL ones get the image-only processors of
+:mod:`finereason.models.processors`. Test and demo code only: no production module imports this.
 """
 
 from __future__ import annotations
@@ -24,7 +20,6 @@ from typing import Any
 import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 from transformers import (
-    AutoProcessor,
     Idefics3Config,
     Idefics3ForConditionalGeneration,
     Idefics3ImageProcessorPil,
@@ -32,16 +27,15 @@ from transformers import (
     PreTrainedTokenizerFast,
     Qwen2_5_VLConfig,
     Qwen2_5_VLForConditionalGeneration,
-    Qwen2_5_VLProcessor,
     Qwen2VLConfig,
     Qwen2VLForConditionalGeneration,
     Qwen2VLImageProcessorPil,
-    Qwen2VLProcessor,
     Qwen3VLConfig,
     Qwen3VLForConditionalGeneration,
-    Qwen3VLProcessor,
 )
 from transformers.processing_utils import ProcessorMixin
+
+from finereason.models.processors import QWEN_PROCESSORS
 
 FAMILIES = ("idefics3", "qwen2_vl", "qwen2_5_vl", "qwen3_vl")
 
@@ -102,50 +96,6 @@ def build_tokenizer(vocab_size: int = 512, extra_tokens: list[str] | None = None
 
 def _chat_template(image_slot: str) -> str:
     return _TEMPLATE.replace("IMAGE_SLOT", image_slot)
-
-
-class _ImageOnlyProcessorMixin:
-    """Shared ``__init__`` for the image-only Qwen-VL processors (no video processor)."""
-
-    def __init__(self, image_processor=None, tokenizer=None, chat_template=None):
-        self.image_token, self.video_token = "<|image_pad|>", "<|video_pad|>"
-        self.vision_start_token, self.vision_end_token = "<|vision_start|>", "<|vision_end|>"
-        self.image_token_id = tokenizer.convert_tokens_to_ids(self.image_token)
-        self.video_token_id = tokenizer.convert_tokens_to_ids(self.video_token)
-        self.vision_start_token_id = tokenizer.convert_tokens_to_ids(self.vision_start_token)
-        self.vision_end_token_id = tokenizer.convert_tokens_to_ids(self.vision_end_token)
-        ProcessorMixin.__init__(self, image_processor, tokenizer, chat_template=chat_template)
-
-
-class FinereasonQwen2VLProcessor(_ImageOnlyProcessorMixin, Qwen2VLProcessor):
-    """``Qwen2VLProcessor`` without a video processor (torchvision cannot load here)."""
-
-
-class FinereasonQwen2_5_VLProcessor(_ImageOnlyProcessorMixin, Qwen2_5_VLProcessor):
-    """``Qwen2_5_VLProcessor`` without a video processor (torchvision cannot load here)."""
-
-
-class FinereasonQwen3VLProcessor(_ImageOnlyProcessorMixin, Qwen3VLProcessor):
-    """``Qwen3VLProcessor`` without a video processor (torchvision cannot load here)."""
-
-
-QWEN_PROCESSORS: dict[str, type[ProcessorMixin]] = {
-    "qwen2_vl": FinereasonQwen2VLProcessor,
-    "qwen2_5_vl": FinereasonQwen2_5_VLProcessor,
-    "qwen3_vl": FinereasonQwen3VLProcessor,
-}
-
-
-def register_processors() -> None:
-    """Make ``AutoProcessor.from_pretrained`` find the image-only processors by their saved name.
-
-    The key is a plain string, so no real model type is hijacked. Idempotent.
-    """
-    for cls in QWEN_PROCESSORS.values():
-        AutoProcessor.register(cls.__name__, cls, exist_ok=True)
-
-
-register_processors()
 
 
 def _text_config(vocab: int, pad_id: int, eos_id: int, **extra) -> dict:

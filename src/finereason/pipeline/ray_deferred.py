@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import json
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,8 +24,10 @@ from typing import Any
 from finereason.errors import UserError
 from finereason.models.journal import request_key
 from finereason.models.spec import parse_spec
-from finereason.models.types import DEFERRED, Completion, Message, ModelError, SamplingParams
+from finereason.models.types import Completion, Message, Model, ModelError, SamplingParams
 
+#: The :attr:`ModelError.reason` of a request written down for a Ray Data round instead of sent.
+DEFERRED = "deferred"
 #: Backends that can run inside a Ray Data job (endpoints are served by client actors instead).
 IN_JOB_KINDS = ("vllm", "hf", "builtin")
 #: Requests per spool file: bounds the driver's memory and gives Ray Data files to split over.
@@ -131,10 +134,19 @@ class DeferredModel:
 
     async def complete(self, messages: list[Message], params: SamplingParams) -> list[Completion]:
         self.spool.add(self.spec, self.model_id, messages, params, self.journal)
-        raise ModelError(DEFERRED, "answered by the next Ray Data round")
+        raise ModelError(DEFERRED, "answered by the next Ray Data round", postponed=True)
 
     async def aclose(self) -> None:
         return None
+
+
+def deferring_loader(spool: Spool) -> Callable[[str, str | None], Model]:
+    """A :class:`~finereason.models.session.RunContext` ``loader`` that defers to ``spool``."""
+
+    def load(spec: str, journal: str | None) -> Model:
+        return DeferredModel(spec, spool, journal)
+
+    return load
 
 
 def accepts_images(spec: str) -> bool:
@@ -145,7 +157,7 @@ def accepts_images(spec: str) -> bool:
     from transformers import AutoConfig
 
     from finereason.models.hf import is_vlm_config
-    from finereason.models.tinyvlm import register_processors
+    from finereason.models.processors import register_processors
 
     register_processors()
     return is_vlm_config(AutoConfig.from_pretrained(str(Path(parsed.model).expanduser())))
