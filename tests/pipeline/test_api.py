@@ -43,9 +43,13 @@ def test_every_option_is_a_flag_of_its_command_with_the_same_default(name):
 def test_options_round_trip_through_their_command_line():
     parser = build_parser()
     for step in (Clean(max_side=512, llm="builtin:smollm2", concurrency=3), Dedup(against=["a", "b"], no_near=True),
+                 Clean(max_text_chars=5000, llm="builtin:smollm2", llm_answers=True),
                  Verify(min_words=10, no_think_required=True, language="none"),
+                 Verify(judge="builtin:smollm2", judge_unparsed=True),
                  finereason.Select(pass_rate=["0", "(0,0.5]"], drop_flags=""),
-                 finereason.Export(format="trl", name="mine"), finereason.Ingest(paths=["x.jsonl"], map={"q": "question"})):
+                 finereason.Select(verdict="correct+undecided", rl_holdout=5, rl_out="rl"),
+                 finereason.Export(format="trl", name="mine"), finereason.Export(format="verl"),
+                 finereason.Ingest(paths=["x.jsonl"], map={"q": "question"}, strict=True)):
         argv = [step.name, *([] if step.name == "ingest" else ["DIR"]), *options_to_argv(step), "--out", "o"]
         args = parser.parse_args(argv)
         assert type(step).model_validate({f: getattr(args, f) if f != "map" else dict(getattr(args, f))

@@ -11,9 +11,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/servers
 
 from servers.fake_openai import FakeServer
 
-from finereason.cli import build_parser, main
+from finereason.cli import main
 from finereason.io.store import Dataset, ShardCounts, atomic_write_json
-from finereason.pipeline.recipe import check_options, load_recipe
+from finereason.pipeline.recipe import build_step, load_recipe
 from finereason.schema import Sample
 from finereason.verify.judge import judge_prompt
 from finereason.verify.stage import OPEN_ENDED, VerifyStage
@@ -63,7 +63,8 @@ def test_mmfinereason_recipe_turns_the_judge_on() -> None:
     recipe = load_recipe("mmfinereason")
     verify = next(s["verify"] for s in recipe.stages if "verify" in s)
     assert verify["judge"].startswith("openai:")
-    check_options(build_parser(), "verify", verify, "mmfinereason")  # a real flag of `finereason verify`
+    step, _ = build_step("verify", verify, "mmfinereason")  # real options of `finereason verify` (its flags)
+    assert step.judge == verify["judge"]
 
 
 def test_verify_judge_sees_only_undecided_and_a_non_json_reply_is_error(bg, tmp_path) -> None:

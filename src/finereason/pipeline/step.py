@@ -23,7 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from finereason.io.store import Dataset, ShardCounts
 from finereason.pipeline.engines import Engine, LocalEngine
-from finereason.pipeline.manifest import RunInfo
+from finereason.pipeline.manifest import RunInfo, write_manifest
 from finereason.pipeline.stage import ModelStage, Stage, StageResult, Task, shard_tasks
 from finereason.schema import Rejection, Sample, row_to_sample
 
@@ -111,7 +111,10 @@ def apply_through_folders(step: Step, samples: list[Sample]) -> StageResult:
     written to a temporary dataset, the step runs on this machine, and the result is read back."""
     with tempfile.TemporaryDirectory(prefix=f"finereason-{step.name}-") as tmp:
         src, out = Path(tmp) / "in", Path(tmp) / "out"
-        Dataset(src).write_shard(0, samples, [], ShardCounts(0, len(samples), len(samples), {}, 0.0, {}))
+        given = Dataset(src)
+        given.write_shard(0, samples, [], ShardCounts(0, len(samples), len(samples), {}, 0.0, {}))
+        # a finished dataset, as a stage reads (one without a manifest is refused as interrupted)
+        write_manifest(given, RunInfo("samples", "1", {}, []), given.done_counts(), 0.0)
         manifest = step.run(src, out, LocalEngine(1))
         result = Dataset(out)
         rejected = []
