@@ -11,7 +11,9 @@ from finereason.io.store import Dataset
 from finereason.models.types import SamplingParams
 from finereason.pipeline.engines import engine_from_args
 from finereason.pipeline.manifest import RunInfo
-from finereason.pipeline.options import add_run_options, print_summary
+from finereason.models.health import preflight
+from finereason.pipeline.options import EXIT_CODES, add_run_options, print_summary, report_failures
+from finereason.pipeline.progress import say
 from finereason.pipeline.stage import shard_tasks
 
 _ABOUT = {
@@ -44,7 +46,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             description=(
                 f"{about}\n\nEvery completed request is journaled (OUT/journal.sqlite): rerun the same command\n"
                 "after a crash and only unanswered requests are sent; failed ones are retried.\n\n"
-                f"example: {example}"
+                f"example: {example}\n\n"
+                "Before the first request every endpoint is asked GET /models; a stage whose endpoints are\n"
+                "all unreachable stops at once (and, mid-run, once they have all failed to connect for\n"
+                "30 s or 8 tries in a row), naming each URL and the cause.\n\n" + EXIT_CODES
             ),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
@@ -94,6 +99,9 @@ def run(args: argparse.Namespace) -> int:
                                      "sha256": stage.template().sha256}})
 
     async def main() -> dict:
+        for spec in (stage.teacher, stage.perception):
+            for warning in await preflight(spec) if spec else []:
+                say(f"{stage.name}: {warning}")
         try:
             return await engine_from_args(args).run_async_stage(stage, tasks, args.out, info, total=len(tasks),
                                          overwrite=args.overwrite, status=stage.status, start=stage.open)
@@ -105,4 +113,4 @@ def run(args: argparse.Namespace) -> int:
     stats = manifest.get("stats", {})
     print(f"{stage.name}: {stats.get('prompt_tokens', 0)} prompt + {stats.get('completion_tokens', 0)} completion "
           f"tokens; {stats.get('truncated', 0)} truncated; {stats.get('failed', 0)} failed (rerun to retry)")
-    return 0
+    return report_failures(manifest)

@@ -20,6 +20,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, TypeVar
 
+from finereason.errors import first_error
 from finereason.io.store import Dataset, DatasetError, ShardCounts, atomic_write_json
 from finereason.pipeline.manifest import RunInfo, write_manifest
 from finereason.pipeline.progress import StageProgress
@@ -169,7 +170,14 @@ async def run_async_stage(
         bar.advance(len(done))
         tick = asyncio.create_task(ticker(bar))
         try:
-            await asyncio.gather(*(one(t, bar) for t in tasks if t.index not in finished))
+            # A TaskGroup, not gather: when one shard raises (no endpoint can serve), the others
+            # are cancelled at once instead of running on beside a closing client and journal.
+            async with asyncio.TaskGroup() as group:
+                for t in tasks:
+                    if t.index not in finished:
+                        group.create_task(one(t, bar))
+        except BaseExceptionGroup as errors:
+            raise first_error(errors) from None
         finally:
             tick.cancel()
     return write_manifest(out, info, out.done_counts(), time.time() - started)

@@ -21,7 +21,9 @@ from finereason.io.store import Dataset
 from finereason.models.types import SamplingParams
 from finereason.pipeline.engines import engine_from_args
 from finereason.pipeline.manifest import RunInfo
-from finereason.pipeline.options import add_run_options, print_summary
+from finereason.models.health import preflight
+from finereason.pipeline.options import EXIT_CODES, add_run_options, print_summary, report_failures
+from finereason.pipeline.progress import say
 from finereason.pipeline.stage import StageResult, shard_tasks
 from finereason.schema import Rejection, Sample
 from finereason.verify.equivalence import Verifier, VerifyItem
@@ -117,7 +119,8 @@ def register(sub: argparse._SubParsersAction) -> None:
             "Failed requests are retried and never counted wrong (rerun to retry what still failed).\n"
             "Raw answers go to meta.student_responses; pass rate 0 with an incorrect teacher verdict\n"
             "is flagged likely_label_noise. Then `finereason select --subset hard` (= 0) or medium+ (≠ 1).\n\n"
-            "example: finereason difficulty runs/verified --student openai:Qwen/Qwen3-VL-4B-Thinking@http://gpu3:8000/v1 --k 4 --out runs/scored"
+            "example: finereason difficulty runs/verified --student openai:Qwen/Qwen3-VL-4B-Thinking@http://gpu3:8000/v1 --k 4 --out runs/scored\n\n"
+            + EXIT_CODES
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -148,6 +151,9 @@ def run(args: argparse.Namespace) -> int:
     info = RunInfo(stage.name, stage.version, stage.settings(), inputs=[str(src.root)], upstream=src.manifest())
 
     async def main() -> dict:
+        for spec in (args.student, args.perception):
+            for warning in await preflight(spec) if spec else []:
+                say(f"{stage.name}: {warning}")
         try:
             return await engine_from_args(args).run_async_stage(
                 stage, tasks, args.out, info, total=len(tasks), overwrite=args.overwrite, status=stage.status,
@@ -155,5 +161,6 @@ def run(args: argparse.Namespace) -> int:
         finally:
             await stage.aclose()
 
-    print_summary(asyncio.run(main()))
-    return 0
+    manifest = asyncio.run(main())
+    print_summary(manifest)
+    return report_failures(manifest)
