@@ -114,8 +114,9 @@ class TeacherStage:
         c = self._client._client
         u = c.usage
         rate = u.completion_tokens / max(time.monotonic() - self._started, 1e-9)
+        reasons = ", ".join(f"{k}={v}" for k, v in sorted(u.errors.items(), key=lambda kv: -kv[1]))
         return (f"{rate:.0f} tok/s · {c.in_flight} in flight · {u.cached} cached · "
-                f"{u.retries} retries · {u.failed} failed")
+                f"{u.retries} retries · {u.failed} failed" + (f" ({reasons})" if reasons else ""))
 
     async def aclose(self) -> None:
         if self._client is not None:

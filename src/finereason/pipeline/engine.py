@@ -96,8 +96,7 @@ def run_stage(
     workers = workers or os.cpu_count() or 1
     pending = (t for t in tasks if not out.is_done(t.index))
     done: list[ShardCounts] = out.done_counts()
-    with StageProgress(stage.name, total) as bar:
-        bar.advance(len(done))
+    with StageProgress(stage.name, total, already=len(done)) as bar:
         if workers == 1:
             for task in pending:
                 done.append(run_one(stage, task, str(out.root)))
@@ -166,8 +165,7 @@ async def run_async_stage(
             bar.status((status() + " · " if status else "") + _status(done))
             await asyncio.sleep(0.5)
 
-    with StageProgress(stage.name, total) as bar:
-        bar.advance(len(done))
+    with StageProgress(stage.name, total, already=len(done)) as bar:
         tick = asyncio.create_task(ticker(bar))
         try:
             # A TaskGroup, not gather: when one shard raises (no endpoint can serve), the others
@@ -193,8 +191,7 @@ def map_jobs(fn: Callable[[J], R], jobs: Sequence[J], *, workers: int | None = N
     """
     workers = workers or os.cpu_count() or 1
     results: dict[int, R] = {}
-    with StageProgress(description, total if total is not None else len(jobs)) as bar:
-        bar.advance(already)
+    with StageProgress(description, total if total is not None else len(jobs), already=already) as bar:
         if workers <= 1 or len(jobs) <= 1:
             for i, job in enumerate(jobs):
                 results[i] = fn(job)
