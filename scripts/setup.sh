@@ -41,5 +41,10 @@ if [ "$want" = test ]; then
   # A real OpenAI-compatible server for the tests, and Ray for the local-cluster tests.
   CMAKE_BUILD_PARALLEL_LEVEL=2 pip install "llama-cpp-python[server]==0.3.36"
   pip install -e ".[ray]"
+  # A real headless browser for the report test (tests/report): Debian's Chromium.
+  if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || echo "setup: could not install chromium; the report's browser test will be skipped" >&2
+  fi
 fi
 touch "$stamp"
