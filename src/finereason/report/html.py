@@ -143,8 +143,9 @@ def _tokens(stages: list[StageRow]) -> str:
 
 
 def _json_script(element_id: str, data: object) -> str:
-    # "</" would end the script element early: escaped, JSON.parse reads it back unchanged.
-    text = json.dumps(data, ensure_ascii=False).replace("</", "<\\/").replace("<!--", "<\\!--")
+    # "</script>" or "<!--" in the data would end or confuse the script element: <, > and & go as
+    # JSON's \u escapes, which JSON.parse reads back unchanged.
+    text = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     return f'<script type="application/json" id="{element_id}">{text}</script>'
 
 
