@@ -1,12 +1,15 @@
 """A server that answers every request with one canned reply: the bad servers a user may point at.
 
 ``chat`` and ``models`` are raw HTTP replies (status line, headers, body) for ``POST …/chat/completions``
-and ``GET …/models``; a body can be HTML, empty, or cut mid-JSON, with any status.
+and ``GET …/models``; a body can be HTML, empty, or cut mid-JSON, with any status. Start, close and
+connection tracking are the fake server's.
 """
 
 from __future__ import annotations
 
 import asyncio
+
+from .fake_openai import FakeServer
 
 
 def reply(status: int, body: bytes, content_type: str = "application/json") -> bytes:
@@ -17,23 +20,10 @@ def reply(status: int, body: bytes, content_type: str = "application/json") -> b
 MODELS_OK = reply(200, b'{"object":"list","data":[{"id":"fake-model","object":"model"}]}')
 
 
-class CannedServer:
+class CannedServer(FakeServer):
     def __init__(self, chat: bytes, models: bytes = MODELS_OK) -> None:
+        super().__init__()
         self.chat, self.models = chat, models
-        self.count = 0
-        self._server: asyncio.AbstractServer | None = None
-        self._clients: set[asyncio.StreamWriter] = set()
-
-    async def start(self) -> int:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        return self._server.sockets[0].getsockname()[1]
-
-    async def close(self) -> None:
-        if self._server is not None:
-            self._server.close()
-            for writer in list(self._clients):
-                writer.transport.abort()
-            await self._server.wait_closed()
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._clients.add(writer)
