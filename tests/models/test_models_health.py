@@ -16,7 +16,7 @@ from servers.fake_openai import FakeServer
 from servers.harness import BackgroundLoop
 
 from finereason.models import Backoff, ModelClient, ModelError, OpenAIModel, SamplingParams, SpecError, parse_spec
-from finereason.models.health import BreakerLimits, EndpointsDown, preflight
+from finereason.models.health import BreakerLimits, EndpointsDown, preflight, shown_url
 
 ASK = [{"role": "user", "content": "hi"}]
 FAST = Backoff(base=0.001, cap=0.01)
@@ -157,3 +157,8 @@ def test_preflight_fails_fast_on_a_dead_endpoint_and_warns_about_an_unlisted_mod
         bg.run(live.close())
     assert any("'other-model'" in w for w in warnings) and any(dead in w for w in warnings)
     assert asyncio.run(preflight("builtin:smollm2")) == []  # nothing to probe in-process
+
+
+def test_messages_never_show_a_password_in_a_url() -> None:
+    assert shown_url("https://user:secret@api.example.com:8443/v1") == "https://api.example.com:8443/v1"
+    assert shown_url("http://h:8000/v1") == "http://h:8000/v1"

@@ -111,12 +111,19 @@ class Breaker:
         return f"{self.cause} ({self.streak} tries in {span:.0f}s)"
 
 
-def endpoints_down(spec: str, causes: dict[str, str]) -> EndpointsDown:
-    """The one error a stage ends with when no endpoint of ``spec`` can serve."""
-    lines = "; ".join(f"{url}: {cause}" for url, cause in causes.items())
+def shown_url(url: str) -> str:
+    """``url`` without any ``user:password@``, for messages (a key in a URL must not reach a log)."""
+    scheme, sep, rest = url.partition("://")
+    netloc, slash, path = rest.partition("/")
+    return f"{scheme}{sep}{netloc.rpartition('@')[2]}{slash}{path}"
+
+
+def endpoints_down(model_id: str, causes: dict[str, str]) -> EndpointsDown:
+    """The one error a stage ends with when no endpoint of the model ``model_id`` can serve."""
+    lines = "; ".join(f"{shown_url(url)}: {cause}" for url, cause in causes.items())
     return EndpointsDown(
-        f"no endpoint of {spec} can serve: {lines}. Is the server up at that URL? "
-        f"(`finereason models check '{spec}'`). Answers received so far are journaled: "
+        f"no endpoint of {model_id} can serve: {lines}. Is the server up at that URL? "
+        "(`finereason models check SPEC` with the same spec). Answers received so far are journaled: "
         "rerun the same command once it is up to continue"
     )
 
@@ -143,17 +150,17 @@ async def preflight(spec: str, *, timeout: float = 10.0) -> list[str]:
             served = await model.list_models()
         except ModelError as exc:
             cause = fatal_cause(exc, url)
-            return url, cause, None if cause else f"{url}: GET /models failed ({exc}); continuing"
+            return url, cause, None if cause else f"{shown_url(url)}: GET /models failed ({exc}); continuing"
         finally:
             await model.aclose()
         if served and parsed.model not in served:
-            return url, None, f"{url} lists {served[:5]}, not {parsed.model!r}; requests may get 404"
+            return url, None, f"{shown_url(url)} lists {served[:5]}, not {parsed.model!r}; requests may get 404"
         return url, None, None
 
     results = await asyncio.gather(*(probe(url) for url in parsed.endpoints))
     dead = {url: cause for url, cause, _ in results if cause}
     if len(dead) == len(results):
-        raise endpoints_down(spec, dead)
+        raise endpoints_down(parsed.model_id, dead)
     warnings = [w for _, _, w in results if w]
-    warnings += [f"{url}: {cause}; using the other endpoints" for url, cause in dead.items()]
+    warnings += [f"{shown_url(url)}: {cause}; using the other endpoints" for url, cause in dead.items()]
     return warnings

@@ -385,7 +385,7 @@ class OpenAIModel:
             return
         ep.breaker.fail(cause)
         if all(e.breaker.tripped for e in self._endpoints):
-            raise endpoints_down(self.spec, {e.url: e.breaker.describe() for e in self._endpoints}) from error
+            raise endpoints_down(self.model_id, {e.url: e.breaker.describe() for e in self._endpoints}) from error
 
     def payload(self, messages: list[Message], params: SamplingParams) -> dict[str, Any]:
         """The request body: every sampling setting is sent, so server defaults never decide silently."""
