@@ -37,11 +37,12 @@ def test_a_piped_model_stage_logs_progress_lines(bg, tmp_path):
     lines = [line for line in run.stderr.splitlines() if line.startswith("distill: ") and " shards (" in line]
     assert len(lines) >= 3, run.stderr
     pattern = re.compile(r"distill: (\d+)/3 shards \(\d+%\) · [\d.e+-]+ shards/s · ETA (\S+) · elapsed \S+ · "
-                         r"(\d+) tok/s · \d+ in flight .* (\d+) failed")
+                         r"(\d+) samples done · (\d+) tok/s · \d+ in flight .* (\d+) failed")
     parsed = [pattern.match(line) for line in lines]
     assert all(parsed), lines
     assert [int(m.group(1)) for m in parsed] == sorted(int(m.group(1)) for m in parsed)  # done only grows
-    assert any(int(m.group(3)) > 0 for m in parsed)  # tokens/s once answers arrive
+    assert [int(m.group(3)) for m in parsed] == sorted(int(m.group(3)) for m in parsed)  # samples, within shards
+    assert any(int(m.group(4)) > 0 for m in parsed)  # tokens/s once answers arrive
     assert "(http_400=2)" in lines[-1] and run.returncode == 0
 
 
