@@ -108,3 +108,18 @@ def test_exit_codes_are_documented_in_help(capsys):
         main(["distill", "--help"])
     text = capsys.readouterr().out
     assert "exit status:" in text and "no endpoint of the model could serve" in text
+
+
+@pytest.mark.parametrize("command", ["clean", "verify", "eval"])
+def test_every_model_command_checks_its_endpoints_before_starting(problems, tmp_path, capsys, command):
+    spec = f"openai:fake-model@{_dead_url()}"
+    out = str(tmp_path / "o")
+    argv = {
+        "clean": ["clean", str(problems), "--llm", spec, "--out", out],
+        "verify": ["verify", str(problems), "--judge", spec, "--out", out],
+        "eval": ["eval", "--benchmark", "canonical", "--data", str(problems), "--mode", "direct", "--model", spec,
+                 "--out", out],
+    }[command]
+    started = time.monotonic()
+    assert main(argv) == 3 and time.monotonic() - started < 60
+    assert "connection refused" in capsys.readouterr().err and not Path(out).exists()  # nothing started

@@ -113,6 +113,7 @@ def _run_with_llm(args: argparse.Namespace, stage: CleanStage, paths: list[Path]
     """
     try:
         from finereason.models import SpecError, parse_spec
+        from finereason.models.health import check_before_start
         from finereason.models.session import LazyClient
         from finereason.prompts import PromptError, load_prompt
     except ImportError as e:
@@ -139,6 +140,7 @@ def _run_with_llm(args: argparse.Namespace, stage: CleanStage, paths: list[Path]
         finally:
             await model.lazy.aclose()
 
+    check_before_start("clean", [args.llm])
     try:
         manifest = asyncio.run(go())
     except EngineError:

@@ -11,9 +11,8 @@ from finereason.io.store import Dataset
 from finereason.models.types import SamplingParams
 from finereason.pipeline.engines import engine_from_args
 from finereason.pipeline.manifest import RunInfo
-from finereason.models.health import preflight
+from finereason.models.health import check_before_start
 from finereason.pipeline.options import EXIT_CODES, add_run_options, print_summary, report_failures
-from finereason.pipeline.progress import say
 from finereason.pipeline.stage import shard_tasks
 
 _ABOUT = {
@@ -98,10 +97,9 @@ def run(args: argparse.Namespace) -> int:
                    extra={"teacher_spec": stage.teacher, "prompt": {"id": stage.template().id, "version": stage.template().version,
                                      "sha256": stage.template().sha256}})
 
+    check_before_start(stage.name, [stage.teacher, stage.perception])
+
     async def main() -> dict:
-        for spec in (stage.teacher, stage.perception):
-            for warning in await preflight(spec) if spec else []:
-                say(f"{stage.name}: {warning}")
         try:
             return await engine_from_args(args).run_async_stage(stage, tasks, args.out, info, total=len(tasks),
                                          overwrite=args.overwrite, status=stage.status, start=stage.open)

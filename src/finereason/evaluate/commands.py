@@ -176,6 +176,7 @@ def run(args: argparse.Namespace) -> int:
     from finereason.evaluate.config import EvalConfig
     from finereason.evaluate.runner import run_eval
     from finereason.evaluate.thinking import parse_words
+    from finereason.models.health import EndpointsDown, check_before_start
 
     try:
         if args.responses and (args.model or args.perception or args.reasoning):
@@ -191,7 +192,10 @@ def run(args: argparse.Namespace) -> int:
         )
         if args.overwrite and args.out.exists():
             shutil.rmtree(args.out)
+        check_before_start("eval", [args.model, args.perception, args.reasoning, args.instruction_model])
         summary = asyncio.run(run_eval(cfg))
+    except EndpointsDown:
+        raise  # its own exit status (3), printed by the CLI
     except _expected_errors() as err:
         return _fail(str(err))
     acc = summary["accuracy"]

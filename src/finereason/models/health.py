@@ -128,6 +128,15 @@ def endpoints_down(model_id: str, causes: dict[str, str]) -> EndpointsDown:
     )
 
 
+def check_before_start(stage: str, specs: list[str | None]) -> None:
+    """:func:`preflight` every model spec a stage was given, printing warnings; raises :class:`EndpointsDown`."""
+    from finereason.pipeline.progress import say
+
+    for spec in specs:
+        for warning in asyncio.run(preflight(spec)) if spec else []:
+            say(f"{stage}: {warning}")
+
+
 async def preflight(spec: str, *, timeout: float = 10.0) -> list[str]:
     """Fail fast before a long stage: raise :class:`EndpointsDown` if no endpoint of an ``openai`` spec answers.
 

@@ -21,9 +21,8 @@ from finereason.io.store import Dataset
 from finereason.models.types import SamplingParams
 from finereason.pipeline.engines import engine_from_args
 from finereason.pipeline.manifest import RunInfo
-from finereason.models.health import preflight
+from finereason.models.health import check_before_start
 from finereason.pipeline.options import EXIT_CODES, add_run_options, print_summary, report_failures
-from finereason.pipeline.progress import say
 from finereason.pipeline.stage import StageResult, shard_tasks
 from finereason.schema import Rejection, Sample
 from finereason.verify.equivalence import Verifier, VerifyItem
@@ -150,10 +149,9 @@ def run(args: argparse.Namespace) -> int:
     tasks = shard_tasks(src.shard_paths())
     info = RunInfo(stage.name, stage.version, stage.settings(), inputs=[str(src.root)], upstream=src.manifest())
 
+    check_before_start(stage.name, [args.student, args.perception])
+
     async def main() -> dict:
-        for spec in (args.student, args.perception):
-            for warning in await preflight(spec) if spec else []:
-                say(f"{stage.name}: {warning}")
         try:
             return await engine_from_args(args).run_async_stage(
                 stage, tasks, args.out, info, total=len(tasks), overwrite=args.overwrite, status=stage.status,

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 
 from finereason.io.store import Dataset
+from finereason.models.health import check_before_start
 from finereason.pipeline.engines import engine_from_args
 from finereason.pipeline.manifest import RunInfo
 from finereason.pipeline.options import add_run_options, print_summary
@@ -67,5 +68,6 @@ def run(args: argparse.Namespace) -> int:
         finally:
             await stage.aclose()
 
+    check_before_start(stage.name, [args.judge])
     print_summary(asyncio.run(main()))
     return 0
