@@ -45,5 +45,10 @@ if [ "$want" = test ]; then
   CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON" \
     CMAKE_BUILD_PARALLEL_LEVEL=2 pip install --no-cache-dir "llama-cpp-python[server]==0.3.36"
   pip install -e ".[ray]"
+  # A real headless browser for the report test (tests/report): Debian's Chromium.
+  if ! command -v chromium >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || echo "setup: could not install chromium; the report's browser test will be skipped" >&2
+  fi
 fi
 touch "$stamp"

@@ -72,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except UserError as e:
         print(f"finereason: error: {e}", file=sys.stderr)
-        return 2
+        return getattr(e, "exit_code", 2)  # e.g. 3: no endpoint of a model could serve
     except OSError as e:
         line = disk_full(e, getattr(args, "out", None))
         if line is None:

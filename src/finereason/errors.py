@@ -25,3 +25,13 @@ def disk_full(exc: BaseException, where: str | None = None) -> str | None:
     path = exc.filename or where or "the output folder"
     return (f"no space left on device writing {path}; free space (or give another --out) and rerun "
             "the same command to resume")
+
+
+def first_error(errors: BaseExceptionGroup) -> BaseException:
+    """The one error to report from a group of concurrent failures (the first raised, unwrapped).
+
+    A TaskGroup wraps what its tasks raise; a person should see "no endpoint can serve", not
+    a tree of the same error from every task it cancelled.
+    """
+    first = errors.exceptions[0]
+    return first_error(first) if isinstance(first, BaseExceptionGroup) else first

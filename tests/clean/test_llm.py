@@ -216,6 +216,7 @@ def test_cli_llm_flag_with_a_fake_backend(tmp_path: Path, monkeypatch: pytest.Mo
     """The real command and engine with a fake backend: journal, failure, and the rerun that fixes it."""
     from test_stage import write_dataset
 
+    import finereason.models.health
     import finereason.models.session
     from finereason.cli import main
 
@@ -233,6 +234,11 @@ def test_cli_llm_flag_with_a_fake_backend(tmp_path: Path, monkeypatch: pytest.Mo
     model = Flaky({"DRAW": '{"error_type": ["non-answer question"], "corrected_text": ""}',
                    "FLAKY": '{"error_type": ["irrelevant content"], "corrected_text": "Find z."}'})
     monkeypatch.setattr(finereason.models.session, "load_model", lambda spec: model)
+    # The backend is faked, so there is no endpoint at h:8000 for the start-up check to ask.
+    async def nothing_to_probe(spec: str) -> list[str]:
+        return []
+
+    monkeypatch.setattr(finereason.models.health, "preflight", nothing_to_probe)
     write_dataset(tmp_path / "raw", [[make_sample("DRAW it", "1"), make_sample("Find y.", "2"),
                                       make_sample("FLAKY Find z. (ad)", "3")]])
     out = tmp_path / "out"
@@ -320,6 +326,7 @@ def test_cli_llm_answers_rescues_only_unextracted(tmp_path: Path, monkeypatch: p
     the model finds no answer in stays rejected with both reasons, and the prompt is in the manifest."""
     from test_stage import write_dataset
 
+    import finereason.models.health
     import finereason.models.session
     from finereason.cli import main
     from finereason.prompts import load_prompt
@@ -327,6 +334,11 @@ def test_cli_llm_answers_rescues_only_unextracted(tmp_path: Path, monkeypatch: p
     model = FakeModel({"TRIANGLE": "<think>twelve</think><answer>12 square units</answer>",
                        "SQUARE": "<answer></answer>"})
     monkeypatch.setattr(finereason.models.session, "load_model", lambda spec: model)
+    # The backend is faked, so there is no endpoint at h:8000 for the start-up check to ask.
+    async def nothing_to_probe(spec: str) -> list[str]:
+        return []
+
+    monkeypatch.setattr(finereason.models.health, "preflight", nothing_to_probe)
     write_dataset(tmp_path / "raw", [[make_sample("TRIANGLE area?", SOLUTION), make_sample("SQUARE side?", SOLUTION),
                                       make_sample("Find y.", "2")]])
     out = tmp_path / "out"

@@ -21,6 +21,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/servers
 
 from servers.fake_openai import FakeServer
+from servers.fault_proxy import FaultProxy
 
 from finereason.cli import main
 from finereason.io.store import Dataset
@@ -88,26 +89,27 @@ def test_text_only_teacher_needs_perception_at_startup(server, problems, tmp_pat
     assert all("oracle perception" in r["messages"][0]["content"] for r in srv.requests)
 
 
-def test_failed_requests_are_rejected_then_retried_by_a_rerun(bg, problems, tmp_path):
-    dead = FakeServer()
-    port = bg.run(dead.start())
-    bg.run(dead.close())  # nothing listens there now: connection refused on every try
-    out = tmp_path / "d"
-    args = ["distill", str(problems), "--max-tokens", "20", "--retries", "0", "--out", str(out)]
-    assert main([*args[:2], "--teacher", f"openai:fake-model@http://127.0.0.1:{port}/v1", *args[2:]]) == 0
-    m = Dataset(out).manifest()
-    assert m["records_out"] == 0 and m["stats"]["failed"] == 12
-    assert all(k.startswith("request_failed:") for k in m["rejected"])
-    # The same run (same model id: endpoints are not part of it) against a live server finishes.
+def test_failed_requests_are_rejected_then_retried_by_a_rerun(bg, problems, tmp_path, capsys):
     live = FakeServer(reply_tokens=20, reply_bytes=60)
-    port2 = bg.run(live.start())
+    proxy = FaultProxy("127.0.0.1", bg.run(live.start()))
+    port = bg.run(proxy.start())
+    proxy.faults.extend(["500"] * 12)  # the server answers, but every first try fails (a transient fault)
+    out = tmp_path / "d"
+    args = ["distill", str(problems), "--teacher", f"openai:fake-model@http://127.0.0.1:{port}/v1",
+            "--max-tokens", "20", "--retries", "0", "--out", str(out)]
     try:
-        assert main([*args[:2], "--teacher", f"openai:fake-model@http://127.0.0.1:{port2}/v1", *args[2:]]) == 0
+        assert main(args) == 4  # every request failed: nothing came out, and the exit status says so
+        assert "rerun the same command to retry" in capsys.readouterr().err.lower()
+        m = Dataset(out).manifest()
+        assert m["records_out"] == 0 and m["stats"]["failed"] == 12
+        assert set(m["rejected"]) == {"request_failed:http_500"}
+        assert main(args) == 0  # the faults are used up: the rerun retries exactly the failed requests
     finally:
+        bg.run(proxy.close())
         bg.run(live.close())
     m = Dataset(out).manifest()
     assert (m["records_out"], m["rejected"], m["stats"]["failed"]) == (12, {}, 0)
-    assert Dataset(out).rejected_paths() == []
+    assert Dataset(out).rejected_paths() == [] and proxy.total == 24
 
 
 def test_kill_9_mid_distill_then_resume_pays_only_in_flight_twice(bg, tmp_path):
@@ -174,10 +176,13 @@ def test_distill_and_difficulty_against_a_real_llama_server(tmp_path):
         assert len(samples) == 4 and all(s.response and s.perception for s in samples)
         assert Dataset(out).manifest()["stats"]["completion_tokens"] > 0
         scored = tmp_path / "k"
-        assert main(["difficulty", str(out), "--student", teacher, "--perception", "oracle", "--k", "2",
+        # k=1: llama.cpp's server ignores n, so k>1 fails every request as missing_choices (exit 4).
+        assert main(["difficulty", str(out), "--student", teacher, "--perception", "oracle", "--k", "1",
                      "--max-tokens", "16", "--concurrency", "2", "--out", str(scored)]) == 0
-        for s in Dataset(scored).iter_samples():
-            assert s.pass_rate in (0.0, 0.5, 1.0) and len(s.meta_get("student_responses")) == 2
+        scored_samples = list(Dataset(scored).iter_samples())
+        assert len(scored_samples) == 4
+        for s in scored_samples:
+            assert s.pass_rate in (0.0, 1.0) and len(s.meta_get("student_responses")) == 1
 
 
 @pytest.mark.slow  # the random VLM writes 1,024-token descriptions: ~30 s
@@ -228,11 +233,18 @@ class _TextOnly:
 
 
 def test_retries_by_reason_are_in_the_manifest(bg, problems, tmp_path):
-    dead = FakeServer()
-    port = bg.run(dead.start())
-    bg.run(dead.close())  # connection refused on every attempt
+    """Every first try fails with a 500 (transient: retried) and the manifest counts the retries by
+    reason. (A dead endpoint no longer gets this far: the start-up check stops the stage, exit 3.)"""
+    live = FakeServer(reply_tokens=20, reply_bytes=60)
+    proxy = FaultProxy("127.0.0.1", bg.run(live.start()))
+    port = bg.run(proxy.start())
+    proxy.faults.extend(["500"] * 12)
     out = tmp_path / "d"
-    assert main(["distill", str(problems), "--teacher", f"openai:fake-model@http://127.0.0.1:{port}/v1",
-                 "--max-tokens", "20", "--retries", "1", "--out", str(out)]) == 0
+    try:
+        assert main(["distill", str(problems), "--teacher", f"openai:fake-model@http://127.0.0.1:{port}/v1",
+                     "--max-tokens", "20", "--retries", "1", "--out", str(out)]) == 0
+    finally:
+        bg.run(proxy.close())
+        bg.run(live.close())
     stats = Dataset(out).manifest()["stats"]
-    assert stats["failed"] == 12 and stats["retries_by_reason"] == {"connect_error": 12}
+    assert stats["failed"] == 0 and stats["retries_by_reason"] == {"http_500": 12}

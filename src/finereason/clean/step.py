@@ -94,6 +94,9 @@ class Clean(Step):
         if isinstance(stage, CleanStage):
             info = RunInfo(stage.name, stage.version, stage.settings(), inputs, upstream=source.manifest())
             return run_batches(stage, shard_tasks(paths), out, info, engine, overwrite=overwrite)
+        from finereason.models.health import check_before_start  # the model layer only with --llm
+
+        check_before_start(self.name, [self.llm])
         # Rules then the LLM as one model stage: the journal opens once the output folder is checked,
         # so a rerun after a kill pays only for unfinished requests, and a shard with failures is redone.
         info = RunInfo(stage.name, stage.version, stage.settings(), inputs, upstream=source.manifest(),

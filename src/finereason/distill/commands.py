@@ -8,7 +8,7 @@ from finereason.distill.dryrun import print_estimate
 from finereason.distill.step import Caption, Distill, TeacherStep
 from finereason.pipeline.engines import engine_from_args
 from finereason.pipeline.flags import add_flags, options_from_args
-from finereason.pipeline.options import add_run_options, print_summary
+from finereason.pipeline.options import EXIT_CODES, add_run_options, print_summary, report_failures
 
 _ABOUT = {
     "caption": (
@@ -37,7 +37,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             description=(
                 f"{about}\n\nEvery completed request is journaled (OUT/journal.sqlite): rerun the same command\n"
                 "after a crash and only unanswered requests are sent; failed ones are retried.\n\n"
-                f"example: {example}"
+                f"example: {example}\n\n"
+                "Before the first request every endpoint is asked GET /models; a stage whose endpoints are\n"
+                "all unreachable stops at once (and, mid-run, once they have all failed to connect for\n"
+                "30 s or 8 tries in a row), naming each URL and the cause.\n\n" + EXIT_CODES
             ),
             formatter_class=argparse.RawDescriptionHelpFormatter,
         )
@@ -57,4 +60,4 @@ def run(args: argparse.Namespace) -> int:
     stats = manifest.get("stats", {})
     print(f"{step.name}: {stats.get('prompt_tokens', 0)} prompt + {stats.get('completion_tokens', 0)} completion "
           f"tokens; {stats.get('truncated', 0)} truncated; {stats.get('failed', 0)} failed (rerun to retry)")
-    return 0
+    return report_failures(manifest)

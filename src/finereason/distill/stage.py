@@ -44,6 +44,7 @@ class TeacherStage:
     _seeing: Seeing | None = field(default=None, repr=False)
     _prompt: Prompt | None = field(default=None, repr=False)
     _started: float = 0.0
+    _finished: int = 0
 
     @property
     def name(self) -> str:
@@ -99,8 +100,14 @@ class TeacherStage:
         s.meta_set(f"{self.kind}_prompt_tokens", first.prompt_tokens)
         return s
 
+    async def _counted(self, s: Sample) -> Sample | Rejection:
+        try:
+            return await self._one(s)
+        finally:
+            self._finished += 1  # for the progress line: samples answered or failed so far
+
     async def run(self, batch: list[Sample]) -> StageResult:
-        outcomes = await asyncio.gather(*(self._one(s) for s in batch))
+        outcomes = await asyncio.gather(*(self._counted(s) for s in batch))
         kept = [o for o in outcomes if isinstance(o, Sample)]
         rejected = [o for o in outcomes if isinstance(o, Rejection)]
         stats: Counter[str] = Counter()
@@ -118,8 +125,9 @@ class TeacherStage:
         c = self._client._client
         u = c.usage
         rate = u.completion_tokens / max(time.monotonic() - self._started, 1e-9)
-        return (f"{rate:.0f} tok/s · {c.in_flight} in flight · {u.cached} cached · "
-                f"{u.retries} retries · {u.failed} failed")
+        reasons = ", ".join(f"{k}={v}" for k, v in sorted(u.errors.items(), key=lambda kv: -kv[1]))
+        return (f"{self._finished} samples done · {rate:.0f} tok/s · {c.in_flight} in flight · {u.cached} cached · "
+                f"{u.retries} retries · {u.failed} failed" + (f" ({reasons})" if reasons else ""))
 
     async def aclose(self) -> None:
         if self._client is not None:

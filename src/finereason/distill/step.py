@@ -11,6 +11,7 @@ from finereason.distill.dryrun import Estimate, estimate
 from finereason.distill.stage import TeacherStage
 from finereason.errors import UserError
 from finereason.io.store import Dataset
+from finereason.models.health import check_before_start
 from finereason.models.types import SamplingParams
 from finereason.pipeline.engines import Engine
 from finereason.pipeline.step import Step, run_over_shards
@@ -63,6 +64,7 @@ class TeacherStep(Step):
                             "--dry-run`) instead of running it")
         stage = self.stage(str(out))
         template = stage.template()
+        check_before_start(self.name, [stage.teacher, stage.perception])
         return run_over_shards(stage, src, out, engine, overwrite=overwrite, extra={
             "teacher_spec": stage.teacher,
             "prompt": {"id": template.id, "version": template.version, "sha256": template.sha256}})

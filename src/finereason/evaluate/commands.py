@@ -221,8 +221,10 @@ def config_from_argv(argv: list[str]) -> EvalConfig:
 def evaluate(cfg: EvalConfig) -> dict[str, Any]:
     """Run one evaluation; returns its summary. A model that fails after its retries is a one-line error."""
     from finereason.evaluate.runner import run_eval
+    from finereason.models.health import check_before_start
     from finereason.models.types import ModelError
 
+    check_before_start("eval", [cfg.model, cfg.perception, cfg.reasoning, cfg.instruction_model, cfg.extractor])
     try:
         return asyncio.run(run_eval(cfg))
     except ModelError as err:

@@ -15,6 +15,9 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
+from finereason.errors import first_error
+
+from .breaker import doubling
 from .journal import Journal, request_key
 from .types import Completion, Message, Model, ModelError, SamplingParams, Usage
 
@@ -33,7 +36,7 @@ class Backoff:
     cap: float = 60.0
 
     def delay(self, attempt: int, retry_after: float | None = None) -> float:
-        ceiling = min(self.cap, self.base * 2**attempt)
+        ceiling = doubling(self.base, attempt, self.cap)
         delay = ceiling / 2 + random.uniform(0, ceiling / 2)
         if retry_after:
             delay = max(delay, min(retry_after, self.cap))
@@ -249,6 +252,8 @@ class ModelClient:
             async with asyncio.TaskGroup() as group:
                 for _ in range(workers):
                     group.create_task(worker())
+        except BaseExceptionGroup as errors:  # no endpoint can serve: one error, not one per worker
+            raise first_error(errors) from None
         finally:
             if report is not None:
                 report.cancel()

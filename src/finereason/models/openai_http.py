@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from .breaker import Breaker, BreakerLimits, connect_cause, doubling, endpoints_down, fatal_cause
 from .images import DEFAULT_MAX_PIXELS, image_data_uri
 from .spec import ModelSpec, parse_spec
 from .types import Completion, Message, ModelError, SamplingParams
@@ -97,9 +98,12 @@ class _Endpoint:
 
     ``down_until`` steers new requests to healthy endpoints after a failure, so a dead server
     among several does not soak up every retry; with no healthy choice left it is still used.
+    ``breaker`` counts the failures that say it cannot serve at all (see :mod:`.health`).
     """
 
-    def __init__(self, base_url: str, capacity: int, timeouts: Timeouts, auth: bytes) -> None:
+    def __init__(
+        self, base_url: str, capacity: int, timeouts: Timeouts, auth: bytes, limits: BreakerLimits
+    ) -> None:
         parts = urlsplit(base_url)
         self.url = base_url
         self.capacity = capacity
@@ -116,13 +120,14 @@ class _Endpoint:
         self.in_flight = 0
         self.failures = 0
         self.down_until = 0.0
+        self.breaker = Breaker(limits)
 
     def mark(self, ok: bool) -> None:
         if ok:
             self.failures, self.down_until = 0, 0.0
         else:
             self.failures += 1
-            self.down_until = asyncio.get_running_loop().time() + min(30.0, 0.5 * 2**self.failures)
+            self.down_until = asyncio.get_running_loop().time() + doubling(0.5, self.failures, 30.0)
 
     async def _connection(self) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
         while self.idle:
@@ -139,8 +144,8 @@ class _Endpoint:
             raise _retryable(
                 "connect_timeout", f"{self.url}: no connection after {self.timeouts.connect:g}s"
             ) from exc
-        except OSError as exc:
-            raise _retryable("connect_error", f"{self.url}: {exc}") from exc
+        except OSError as exc:  # ssl.SSLError and socket.gaierror are OSErrors too
+            raise _retryable("connect_error", f"{self.url}: {connect_cause(exc)}") from exc
 
     async def request(
         self, method: bytes, suffix: bytes, body: bytes = b""
@@ -240,7 +245,9 @@ def _parse_reply(data: bytes, n: int) -> list[Completion]:
     try:
         reply = _loads(data)
     except _JSONError as exc:
-        raise _retryable("malformed_json", f"{exc}; body starts {data[:120]!r}") from exc
+        hint = "an HTML page, not JSON: is the URL an OpenAI-compatible API (…/v1)?; " if data.lstrip()[:1] == b"<" else ""
+        what = "an empty body" if not data.strip() else f"body starts {data[:120]!r}"
+        raise _retryable("malformed_json", f"{hint}{exc}; {what}") from exc
     if not isinstance(reply, dict):
         raise _retryable("malformed_json", f"reply is a {type(reply).__name__}, not an object")
     choices = reply.get("choices")
@@ -300,6 +307,7 @@ class OpenAIModel:
         api_key: str | None = None,
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
         accepts_images: bool = True,
+        breaker: BreakerLimits | Mapping[str, float] = BreakerLimits(),
     ) -> None:
         parsed = parse_spec(spec) if isinstance(spec, str) else spec
         if parsed.kind != "openai":
@@ -315,7 +323,9 @@ class OpenAIModel:
         auth = b"Authorization: Bearer " + key.encode() + b"\r\n" if key else b""
         if isinstance(timeouts, Mapping):  # as written in a recipe: {connect: 10, read: 1800}
             timeouts = Timeouts(**timeouts)
-        self._endpoints = [_Endpoint(url, concurrency, timeouts, auth) for url in parsed.endpoints]
+        if isinstance(breaker, Mapping):  # as written in a recipe: {tries: 8, seconds: 30}
+            breaker = BreakerLimits(**breaker)
+        self._endpoints = [_Endpoint(url, concurrency, timeouts, auth, breaker) for url in parsed.endpoints]
         self._gate: asyncio.Semaphore | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -355,17 +365,30 @@ class OpenAIModel:
             ep.in_flight += 1
             try:
                 status, headers, data = await ep.request(method, suffix, body)
-            except ModelError:
+            except ModelError as error:
                 ep.mark(False)
+                self._judge(ep, error)
                 raise
             finally:
                 ep.in_flight -= 1
         if status == 200:
             ep.mark(True)
+            ep.breaker.ok()
             return data
         error = _http_error(status, headers, data, ep.url)
         ep.mark(not error.retryable)
+        self._judge(ep, error)
         raise error
+
+    def _judge(self, ep: _Endpoint, error: ModelError) -> None:
+        """Count a failure against ``ep``'s breaker; raise EndpointsDown once every endpoint has tripped."""
+        cause = fatal_cause(error, ep.url)
+        if cause is None:
+            ep.breaker.ok()  # the server answered: it is there, whatever went wrong this time
+            return
+        ep.breaker.fail(cause)
+        if all(e.breaker.tripped for e in self._endpoints):
+            raise endpoints_down(self.model_id, {e.url: e.breaker.describe() for e in self._endpoints}) from error
 
     def payload(self, messages: list[Message], params: SamplingParams) -> dict[str, Any]:
         """The request body: every sampling setting is sent, so server defaults never decide silently."""

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from finereason.errors import UserError
 
+from .endpoint_url import url_problem
 
 #: Which module implements each backend kind; every one defines ``load(spec, **opts) -> Model``.
 BACKEND_MODULES = {
@@ -80,6 +81,8 @@ def _normalize_base_url(url: str, spec: str) -> str:
     url = url.strip()
     if "://" not in url:
         url = "http://" + url
+    if problem := url_problem(url):
+        raise SpecError(f"model spec {spec!r}: endpoint {url!r}: {problem}")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise SpecError(f"model spec {spec!r}: endpoint {url!r} is not an http(s) URL")

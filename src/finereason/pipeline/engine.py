@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from finereason.errors import first_error
 from finereason.io.store import Dataset, DatasetError, ShardCounts, atomic_write_json
 from finereason.pipeline.lifeline import worker_pool
 from finereason.pipeline.manifest import RunInfo, write_manifest
@@ -99,8 +100,7 @@ def run_stage(
     workers = workers or os.cpu_count() or 1
     pending = (t for t in tasks if not out.is_done(t.index))
     done: list[ShardCounts] = out.done_counts()
-    with StageProgress(stage.name, total) as bar:
-        bar.advance(len(done))
+    with StageProgress(stage.name, total, already=len(done)) as bar:
         if workers == 1:
             for task in pending:
                 done.append(run_one(stage, task, str(out.root)))
@@ -171,11 +171,17 @@ async def run_async_stage(
             bar.status((text + " · " if text else "") + _status(done))
             await asyncio.sleep(0.5)
 
-    with StageProgress(stage.name, total) as bar:
-        bar.advance(len(done))
+    with StageProgress(stage.name, total, already=len(done)) as bar:
         tick = asyncio.create_task(ticker(bar))
         try:
-            await asyncio.gather(*(one(t, bar) for t in tasks if t.index not in finished))
+            # A TaskGroup, not gather: when one shard raises (no endpoint can serve), the others
+            # are cancelled at once instead of running on beside a closing client and journal.
+            async with asyncio.TaskGroup() as group:
+                for t in tasks:
+                    if t.index not in finished:
+                        group.create_task(one(t, bar))
+        except BaseExceptionGroup as errors:
+            raise first_error(errors) from None
         finally:
             tick.cancel()
     return write_manifest(out, info, out.done_counts(), time.time() - started, model_stage=True,
@@ -192,8 +198,7 @@ def map_jobs(fn: Callable[[J], R], jobs: Sequence[J], *, workers: int | None = N
     """
     workers = workers or os.cpu_count() or 1
     results: dict[int, R] = {}
-    with StageProgress(description, total if total is not None else len(jobs)) as bar:
-        bar.advance(already)
+    with StageProgress(description, total if total is not None else len(jobs), already=already) as bar:
         if workers <= 1 or len(jobs) <= 1:
             for i, job in enumerate(jobs):
                 results[i] = fn(job)

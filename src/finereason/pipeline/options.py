@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 
 
 def add_run_options(p: argparse.ArgumentParser, *, models: bool = False) -> None:
@@ -49,3 +50,33 @@ def print_summary(manifest: dict) -> None:
         f"{manifest['stage']}: {manifest['records_in']} in → {manifest['records_out']} out "
         f"in {manifest['elapsed_s']:.1f}s; rejected: {reasons}"
     )
+
+
+#: The exit statuses of a stage, shown in every model stage's --help so scripts can rely on them.
+EXIT_CODES = """\
+exit status:
+  0    done; samples rejected for a data reason are not failures, and a partly failed run
+       says how many requests failed (rerun the same command to retry only those)
+  1    a bug (with its traceback)
+  2    a usage error: bad flag, path, model spec or settings (one line says which)
+  3    no endpoint of the model could serve (connection refused, DNS, TLS, 401/403/404):
+       the stage stopped early, everything journaled so far is kept
+  4    requests failed and none succeeded: nothing came out; rerun the same command to retry
+  130  interrupted; rerun the same command to resume"""
+
+EXIT_ALL_FAILED = 4
+
+
+def report_failures(manifest: dict) -> int:
+    """Say how many requests failed and how to retry them; return the stage's exit status (see EXIT_CODES)."""
+    failed = int(manifest.get("stats", {}).get("failed", 0))
+    if not failed:
+        return 0
+    stage = manifest["stage"]
+    if manifest["records_out"] == 0:
+        print(f"{stage}: every request failed ({failed}); nothing came out. Rerun the same command to retry "
+              "(answers are journaled)", file=sys.stderr)
+        return EXIT_ALL_FAILED
+    print(f"{stage}: {failed} of {manifest['records_in']} requests failed (see rejected/ for reasons); "
+          "rerun the same command to retry only those", file=sys.stderr)
+    return 0

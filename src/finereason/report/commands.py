@@ -13,10 +13,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "report",
         help=Report.summary,
         description=(
-            "Read a dataset folder (only its small columns, never the images) and its manifest chain,\n"
-            "and write DIR/report.html (reasoning and caption length histograms, pass-rate distribution,\n"
-            "domain and source mix, rejections by stage and reason) and DIR/README.md (dataset card).\n\n"
-            "example: finereason report runs/selected"
+            "Read a dataset folder and its manifest chain, and write DIR/report.html and DIR/README.md\n"
+            "(dataset card). The report holds a sample browser (thumbnails, question and options, reference\n"
+            "answer, the response with its <think> block collapsed, predicted answer, verdict and who gave it,\n"
+            "pass rate, flags; filters by source, verdict, flag and pass rate), the stage funnel (records in\n"
+            "and out of every stage, rejections by reason with a few rejected samples each), token and cost\n"
+            "totals, and plots (reasoning and caption length, pass rate, domain and source mix).\n\n"
+            "Bounded size: the browser embeds a seeded, stratified sample of at most --samples samples\n"
+            "(every source, verdict and flag first, then at random), each with ≤ 4 small thumbnails and its\n"
+            "text capped, so a 100k-sample dataset gives a report of a few MB. Statistics use every sample\n"
+            "(their small columns only).\n\n"
+            "examples: finereason report runs/selected\n"
+            "          finereason report runs/selected --samples 500 --seed 1 \\\n"
+            "              --price openai:Qwen/Qwen3-VL-235B-A22B-Thinking=0.3/1.5"
         ),
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

@@ -7,7 +7,7 @@ import argparse
 
 from finereason.pipeline.engines import engine_from_args
 from finereason.pipeline.flags import add_flags, options_from_args
-from finereason.pipeline.options import add_run_options, print_summary
+from finereason.pipeline.options import EXIT_CODES, add_run_options, print_summary, report_failures
 from finereason.select.step import Difficulty, Select
 
 DESCRIPTION = """\
@@ -60,7 +60,7 @@ example: finereason difficulty runs/verified --student openai:Qwen/Qwen3-VL-4B-T
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    d = sub.add_parser("difficulty", help=Difficulty.summary, description=DIFFICULTY,
+    d = sub.add_parser("difficulty", help=Difficulty.summary, description=DIFFICULTY + "\n" + EXIT_CODES,
                        formatter_class=argparse.RawDescriptionHelpFormatter)
     d.add_argument("dir", metavar="DIR", help="input dataset folder (samples with an answer)")
     add_flags(d, Difficulty)
@@ -77,8 +77,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run_difficulty(args: argparse.Namespace) -> int:
     step = options_from_args(Difficulty, args)
-    print_summary(step.run(args.dir, args.out, engine_from_args(args), overwrite=args.overwrite))
-    return 0
+    manifest = step.run(args.dir, args.out, engine_from_args(args), overwrite=args.overwrite)
+    print_summary(manifest)
+    return report_failures(manifest)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from finereason.distill.stage import TeacherStage
 from finereason.io.store import Dataset
+from finereason.models.health import check_before_start
 from finereason.models.types import SamplingParams
 from finereason.pipeline.engines import Engine
 from finereason.pipeline.manifest import RunInfo
@@ -67,6 +68,7 @@ class Difficulty(Step):
     def run(self, src: str | os.PathLike[str] | None, out: str | os.PathLike[str] | None,
             engine: Engine | None = None, *, overwrite: bool = False) -> dict[str, Any]:
         assert src is not None and out is not None
+        check_before_start(self.name, [self.student, self.perception])
         return run_over_shards(self.stage(str(out)), src, out, engine, overwrite=overwrite)
 
 

@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 from pydantic import Field
 
+from finereason.models.health import check_before_start
 from finereason.pipeline.engines import Engine
 from finereason.pipeline.step import Step, run_over_shards
 from finereason.verify.quality import QualityConfig
@@ -46,6 +47,7 @@ class Verify(Step):
             engine: Engine | None = None, *, overwrite: bool = False) -> dict[str, Any]:
         assert src is not None and out is not None
         stage = self.stage(str(out))
+        check_before_start(self.name, [self.judge])
         settings = stage.settings()
         extra = {"prompts": settings["prompts"], "models": {"judge": self.judge}} if self.judge else {}
         # One shard at a time: the verifier's math-verify pool already uses the cores.
