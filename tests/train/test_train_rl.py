@@ -95,7 +95,8 @@ def test_tiny_vlm_runs_with_verifier_outcomes_logged_and_resumes_after_kill(rl_e
     config = tmp_path / "rl.yaml"
     out = tmp_path / "out"
     config.write_text(yaml.safe_dump(tiny_recipe(model, rl_export, out, max_steps=6) | {
-        "output": {"dir": str(out), "save_steps": 1, "logging_steps": 1, "resume": True}}))
+        "output": {"dir": str(out), "save_steps": 1, "logging_steps": 1, "resume": True,
+                   "save_total_limit": 10}}))  # checkpoint-2 is never rotated away before the test sees it
     cmd = [sys.executable, "-m", "finereason.cli", "train", "rl", str(config)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
