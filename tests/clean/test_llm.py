@@ -212,11 +212,21 @@ def test_rules_then_llm_through_the_async_engine(tmp_path: Path) -> None:
     assert (kept.question, kept.answer) == ("What is 2+2?", "4")
 
 
-def test_cli_llm_flag_with_a_fake_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+@pytest.fixture
+def no_probe(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The backend is faked, so there is no endpoint at h:8000 for the start-up check to ask."""
+    import finereason.models.health
+
+    async def nothing_to_probe(spec: str) -> list[str]:
+        return []
+
+    monkeypatch.setattr(finereason.models.health, "preflight", nothing_to_probe)
+
+
+def test_cli_llm_flag_with_a_fake_backend(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys, no_probe) -> None:
     """The real command and engine with a fake backend: journal, failure, and the rerun that fixes it."""
     from test_stage import write_dataset
 
-    import finereason.models.health
     import finereason.models.session
     from finereason.cli import main
 
@@ -234,11 +244,6 @@ def test_cli_llm_flag_with_a_fake_backend(tmp_path: Path, monkeypatch: pytest.Mo
     model = Flaky({"DRAW": '{"error_type": ["non-answer question"], "corrected_text": ""}',
                    "FLAKY": '{"error_type": ["irrelevant content"], "corrected_text": "Find z."}'})
     monkeypatch.setattr(finereason.models.session, "load_model", lambda spec: model)
-    # The backend is faked, so there is no endpoint at h:8000 for the start-up check to ask.
-    async def nothing_to_probe(spec: str) -> list[str]:
-        return []
-
-    monkeypatch.setattr(finereason.models.health, "preflight", nothing_to_probe)
     write_dataset(tmp_path / "raw", [[make_sample("DRAW it", "1"), make_sample("Find y.", "2"),
                                       make_sample("FLAKY Find z. (ad)", "3")]])
     out = tmp_path / "out"
@@ -320,13 +325,12 @@ def test_parse_extraction_refuses(reply: str) -> None:
         parse_extraction(reply)
 
 
-def test_cli_llm_answers_rescues_only_unextracted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_cli_llm_answers_rescues_only_unextracted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, no_probe) -> None:
     """The real command with the bundled answer_extraction prompt and a scripted backend: a
     solution the rules cannot read gets the model's answer (then standardised by the rules), one
     the model finds no answer in stays rejected with both reasons, and the prompt is in the manifest."""
     from test_stage import write_dataset
 
-    import finereason.models.health
     import finereason.models.session
     from finereason.cli import main
     from finereason.prompts import load_prompt
@@ -334,11 +338,6 @@ def test_cli_llm_answers_rescues_only_unextracted(tmp_path: Path, monkeypatch: p
     model = FakeModel({"TRIANGLE": "<think>twelve</think><answer>12 square units</answer>",
                        "SQUARE": "<answer></answer>"})
     monkeypatch.setattr(finereason.models.session, "load_model", lambda spec: model)
-    # The backend is faked, so there is no endpoint at h:8000 for the start-up check to ask.
-    async def nothing_to_probe(spec: str) -> list[str]:
-        return []
-
-    monkeypatch.setattr(finereason.models.health, "preflight", nothing_to_probe)
     write_dataset(tmp_path / "raw", [[make_sample("TRIANGLE area?", SOLUTION), make_sample("SQUARE side?", SOLUTION),
                                       make_sample("Find y.", "2")]])
     out = tmp_path / "out"
