@@ -90,13 +90,19 @@ def _weights(path: Path, prefix: str) -> dict:
     return {k: v for k, v in load_file(str(path / "model.safetensors")).items() if prefix in k}
 
 
+#: Long enough that the kill at checkpoint-2 always lands mid-run: on an idle machine a tiny step
+#: takes well under 0.1 s, and with 6 steps the run could finish between two polls.
+KILL_RUN_STEPS = 40
+
+
 def test_tiny_vlm_runs_with_verifier_outcomes_logged_and_resumes_after_kill(rl_export: Path, tmp_path: Path) -> None:
+    steps = KILL_RUN_STEPS
     model = build_tiny_vlm("idefics3", tmp_path / "model")
     config = tmp_path / "rl.yaml"
     out = tmp_path / "out"
-    config.write_text(yaml.safe_dump(tiny_recipe(model, rl_export, out, max_steps=6) | {
+    config.write_text(yaml.safe_dump(tiny_recipe(model, rl_export, out, max_steps=steps) | {
         "output": {"dir": str(out), "save_steps": 1, "logging_steps": 1, "resume": True,
-                   "save_total_limit": 10}}))  # checkpoint-2 is never rotated away before the test sees it
+                   "save_total_limit": steps}}))  # checkpoint-2 is never rotated away before the test sees it
     cmd = [sys.executable, "-m", "finereason.cli", "train", "rl", str(config)]
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
@@ -104,7 +110,7 @@ def test_tiny_vlm_runs_with_verifier_outcomes_logged_and_resumes_after_kill(rl_e
     while not (out / "checkpoint-2" / "trainer_state.json").exists():
         assert proc.poll() is None, "train rl exited before its second checkpoint"
         assert time.monotonic() < deadline, "no checkpoint-2 within 300 s"
-        time.sleep(0.5)
+        time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     assert not (out / "rl_summary.json").exists()
@@ -113,14 +119,14 @@ def test_tiny_vlm_runs_with_verifier_outcomes_logged_and_resumes_after_kill(rl_e
     summary = read_json(out / "rl_summary.json")
     assert summary["resumed_from"] and Path(summary["resumed_from"]).name.startswith("checkpoint-")
     assert int(Path(summary["resumed_from"]).name.split("-")[1]) >= 2
-    assert summary["global_step"] == 6
+    assert summary["global_step"] == steps
     curve = summary["reward_curve"]
-    assert [p["step"] for p in curve] == list(range(1, 7))  # the steps before the kill are kept
+    assert [p["step"] for p in curve] == list(range(1, steps + 1))  # the steps before the kill are kept
     for p in curve:  # a random model writes no answer: the verifier says so, and it is logged
         assert p["outcome/no_answer"] == 1.0 and p["reward"] == 0.0 and {"verifier", "format"} <= set(p)
     assert summary["outcomes"]["no_answer"] == 1.0
     # this process ran the steps after the checkpoint it resumed from: 8 rollouts a step
-    done_here = 6 - int(Path(summary["resumed_from"]).name.split("-")[1])
+    done_here = steps - int(Path(summary["resumed_from"]).name.split("-")[1])
     assert sum(summary["outcome_counts_this_process"].values()) == 8 * done_here
     assert summary["algorithm"] == {"trainer": "trl.GRPOTrainer", "importance_sampling_level": "sequence",
                                     "epsilon": 3e-4, "epsilon_high": 4e-4, "beta": 0.0, "loss_type": "grpo"}
