@@ -18,9 +18,10 @@ Values can be overridden from the command line with ``--set data.max_length=8192
 
 from __future__ import annotations
 
+import copy
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -209,6 +210,9 @@ def read_recipe(path: Path) -> dict[str, Any]:
     return raw
 
 
+_Recipe = TypeVar("_Recipe", bound=BaseModel)
+
+
 def apply_overrides(raw: dict[str, Any], overrides: list[str] | None) -> None:
     """Apply ``KEY=VALUE`` overrides (YAML values, dotted keys) to ``raw`` in place."""
     for item in overrides or []:
@@ -216,6 +220,20 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str] | None) -> None:
         if not eq or not key:
             raise ConfigError(item, "an override is KEY=VALUE, e.g. data.max_length=8192")
         _set_dotted(raw, key.strip(), yaml.safe_load(value))
+
+
+def validate_recipe(model: type[_Recipe], raw: dict[str, Any], overrides: list[str] | None) -> _Recipe:
+    """Apply ``KEY=VALUE`` overrides to a copy of ``raw`` and validate it as ``model``.
+
+    The copy is deep because overrides set dotted keys inside nested sections, which must not
+    edit a caller's dict. Shared by the SFT and RL loaders so both report errors the same way.
+    """
+    raw = copy.deepcopy(raw)
+    apply_overrides(raw, overrides)
+    try:
+        return model.model_validate(raw)
+    except ValidationError as e:
+        raise _format(e) from None
 
 
 def load_config(source: str | Path | dict[str, Any], overrides: list[str] | None = None) -> TrainConfig:
@@ -227,12 +245,7 @@ def load_config(source: str | Path | dict[str, Any], overrides: list[str] | None
         raw = read_recipe(path)
         if "stages" in raw:
             raise ConfigError("", f"{path} is a pipeline recipe (finereason run), not a training recipe")
-    raw = dict(raw)
-    apply_overrides(raw, overrides)
-    try:
-        config = TrainConfig.model_validate(raw)
-    except ValidationError as e:
-        raise _format(e) from None
+    config = validate_recipe(TrainConfig, raw, overrides)
     check_combinations(config)
     return config
 

@@ -12,22 +12,20 @@ A shipped RL recipe is named ``<name>-rl`` (``finereason/recipes/<name>-rl.yaml`
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from finereason.train.config import (
     RECIPE_DIR,
     ConfigError,
     OutputSection,
     PolicyRecipe,
-    _format,
     _Section,
-    apply_overrides,
     check_policy_parts,
     read_recipe,
+    validate_recipe,
     world_size,
 )
 
@@ -108,15 +106,8 @@ def resolve_rl_recipe(name_or_path: str) -> Path:
 
 def load_rl_config(source: str | Path | dict[str, Any], overrides: list[str] | None = None) -> RLConfig:
     """Parse and check an RL recipe (file, shipped name or dict), applying ``KEY=VALUE`` overrides."""
-    if isinstance(source, dict):
-        raw = copy.deepcopy(source)  # overrides must not edit the caller's nested sections
-    else:
-        raw = read_recipe(resolve_rl_recipe(str(source)))
-    apply_overrides(raw, overrides)
-    try:
-        config = RLConfig.model_validate(raw)
-    except ValidationError as e:
-        raise _format(e) from None
+    raw = source if isinstance(source, dict) else read_recipe(resolve_rl_recipe(str(source)))
+    config = validate_recipe(RLConfig, raw, overrides)
     check_rl_combinations(config)
     return config
 
